@@ -1,0 +1,1 @@
+"""Survival and regression models answering the mandate's questions; read analysis tables only."""

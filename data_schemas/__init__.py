@@ -1,0 +1,1 @@
+"""The contracts: every extract and every table, its grain, types, codes and caveats."""

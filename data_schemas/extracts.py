@@ -1,0 +1,387 @@
+"""The delivery contracts: one declaration per register extract of `shared/extracts.md`.
+
+Each `Extract` states its grain, its columns (register name, project name, type, whether the
+column must be present and may be empty, code list or pattern), its row rules and known
+caveats. Ingestion validates against these, the synthetic generator writes them, staging
+renames by them and the data dictionary is rendered from them: each fact is written once.
+
+Column types (``dtype``):
+
+- ``integer``: whole number (``LopNr`` must be positive, see ``positive``);
+- ``decimal``: number, a comma is accepted as decimal mark;
+- ``text``: free text; ``pattern`` (a regular expression on the whole value) may restrict it;
+- ``code``: a value from the code list ``codes`` (see `data_schemas.codes`);
+- ``date``: ``YYYY-MM-DD`` or ``YYYYMMDD``; with ``day_may_be_unknown`` a day ``00`` is
+  accepted and read as the 15th of the month (the raw table flags it);
+- ``yearmonth``: ``YYYYMM``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+DTYPES = ("integer", "decimal", "text", "code", "date", "yearmonth")
+
+# DuckDB type of each contract type in the raw layer.
+RAW_SQL_TYPE = {
+    "integer": "BIGINT",
+    "decimal": "DOUBLE",
+    "text": "VARCHAR",
+    "code": "VARCHAR",
+    "date": "DATE",
+    "yearmonth": "VARCHAR",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of an extract as delivered."""
+
+    name: str  # the register's name, matched case-insensitively
+    stg_name: str  # the project's name, used from staging on
+    dtype: str
+    description: str
+    required: bool = True  # the column must be present in the file
+    nullable: bool = False  # an empty value is allowed
+    codes: str | None = None  # code list name, for dtype "code"
+    pattern: str | None = None  # full-match regex for text
+    positive: bool = False  # integers that must be > 0 (LopNr)
+    min_value: float | None = None
+    max_value: float | None = None
+    day_may_be_unknown: bool = False  # dates: day 00 allowed
+    is_person_key: bool = False
+    icd10: bool = False  # holds ICD-10 codes as registered (normalised in staging)
+    kva: bool = False  # holds space-separated KVÅ codes
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise ValueError(f"column {self.name}: unknown dtype {self.dtype!r}")
+        if self.dtype == "code" and not self.codes:
+            raise ValueError(f"column {self.name}: a code column needs a code list")
+
+    @property
+    def raw_sql_type(self) -> str:
+        return RAW_SQL_TYPE[self.dtype]
+
+    def allowed_codes(self) -> tuple[str, ...]:
+        from data_schemas.codes import codes
+
+        return codes(self.codes) if self.codes else ()
+
+
+@dataclass(frozen=True)
+class PeriodRule:
+    """`end` may not be before `start` (both date columns of the same row)."""
+
+    start: str
+    end: str
+
+    @property
+    def reason(self) -> str:
+        return f"{self.end} before {self.start}"
+
+
+@dataclass(frozen=True)
+class Extract:
+    """One register extract: a file (or one file per year) of a delivery."""
+
+    name: str  # file stem, and raw table name (schema `raw`)
+    source: str  # register holder
+    title_sv: str
+    grain: str  # "one row per ..."
+    description: str
+    columns: tuple[Column, ...]
+    yearly: bool = False  # one file per year: `<name>_<YYYY>`, loaded into one table with `year`
+    person_level: bool = True  # identified by LopNr
+    periods: tuple[PeriodRule, ...] = ()
+    caveats: tuple[str, ...] = ()
+    staging_table: str = ""  # stg_<register>__<entity>s
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name.lower() == name.lower():
+                return c
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+    @property
+    def required_columns(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if c.required)
+
+    @property
+    def raw_table(self) -> str:
+        return f"raw.{self.name}"
+
+    def file_stem_matches(self, stem: str) -> int | None | bool:
+        """For a file stem: False if not this extract; the year for yearly extracts; True otherwise."""
+        stem = stem.lower()
+        if self.yearly:
+            m = re.fullmatch(re.escape(self.name) + r"_(\d{4})", stem)
+            return int(m.group(1)) if m else False
+        return stem == self.name
+
+
+LOPNR = Column(
+    "LopNr",
+    "person_id",
+    "integer",
+    "Pseudonymised person number (löpnummer), the same in every file of one delivery.",
+    positive=True,
+    is_person_key=True,
+)
+
+
+def _lopnr() -> Column:
+    return LOPNR
+
+
+EXTRACTS: tuple[Extract, ...] = (
+    Extract(
+        name="scb_lisa",
+        source="SCB",
+        title_sv="LISA – longitudinell integrationsdatabas för sjukförsäkrings- och arbetsmarknadsstudier",
+        grain="one row per person registered in Sweden on 31 December of the year, aged 16 or more",
+        description="Population and socio-economics, one file per year.",
+        yearly=True,
+        staging_table="stg_scb__lisa_years",
+        columns=(
+            _lopnr(),
+            Column("Kon", "sex_code", "code", "Sex: 1 man, 2 kvinna.", codes="sex"),
+            Column("FodelseAr", "birth_year", "integer", "Year of birth.", min_value=1900, max_value=2030),
+            Column("Lan", "region_code", "code", "County (= region) of residence on 31 December.", codes="regions"),
+            Column(
+                "Kommun",
+                "municipality_code",
+                "text",
+                "Municipality of residence; its first two digits are Lan.",
+                pattern=r"\d{4}",
+                nullable=True,
+            ),
+            Column("Sun2000Niva", "education_level", "code", "Highest education (SUN 2000 level).", codes="education", nullable=True),
+            Column(
+                "DispInkPersF04",
+                "disposable_income_hsek",
+                "integer",
+                "Individual disposable income, hundreds of SEK; may be negative.",
+                nullable=True,
+            ),
+            Column("SyssStat", "lisa_employment_code", "code", "Employment status in November.", codes="employment_status_lisa", nullable=True),
+            Column("FodGrEg4", "birth_region_code", "code", "Region of birth.", codes="birth_region", nullable=True),
+        ),
+        caveats=(
+            "A person who died or emigrated during the year has no row for that year.",
+            "Residence is that of 31 December; the home region at a spell's start is taken from the year before.",
+        ),
+    ),
+    Extract(
+        name="scb_dodsorsak",
+        source="SCB (Socialstyrelsen's cause-of-death register)",
+        title_sv="Dödsorsaksregistret",
+        grain="one row per deceased person",
+        description="Deaths.",
+        staging_table="stg_scb__deaths",
+        columns=(
+            _lopnr(),
+            Column("DodDatum", "death_date", "date", "Date of death.", day_may_be_unknown=True),
+            Column("UlOrsak", "underlying_cause_icd10", "text", "Underlying cause of death (ICD-10).", nullable=True, required=False, icd10=True),
+        ),
+        caveats=("Rarely only year and month are known (day 00); read as the 15th and flagged.",),
+    ),
+    Extract(
+        name="scb_migrationer",
+        source="SCB (RTB)",
+        title_sv="Migrationer",
+        grain="one row per registered move across the border",
+        description="Immigrations and emigrations.",
+        staging_table="stg_scb__migrations",
+        columns=(
+            _lopnr(),
+            Column("Datum", "migration_date", "date", "Date of the move."),
+            Column("Posttyp", "migration_type", "code", "Inv immigration, Utv emigration.", codes="migration_type"),
+        ),
+    ),
+    Extract(
+        name="fk_midas_sjukpenning",
+        source="Försäkringskassan (MiDAS)",
+        title_sv="Sjukpenningperioder (MiDAS)",
+        grain="one row per benefit period paid by FK",
+        description="Periods of sickness, rehabilitation and preventive sickness benefit. Spells (sjukfall) are built from these.",
+        staging_table="stg_fk__benefit_periods",
+        periods=(PeriodRule("FomDatum", "TomDatum"),),
+        columns=(
+            _lopnr(),
+            Column("Formankod", "benefit_code", "code", "SJP, RHP or FSJP.", codes="sickness_benefit"),
+            Column("FomDatum", "period_start_date", "date", "First day of the period."),
+            Column("TomDatum", "period_end_date", "date", "Last day; empty = ongoing at extraction.", nullable=True),
+            Column("Omfattning", "extent_pct", "code", "Extent, per cent of full time.", codes="extent"),
+            Column(
+                "Diagnos",
+                "diagnosis_code_raw",
+                "text",
+                "ICD-10-SE code from the medical certificate, as registered.",
+                nullable=True,
+                icd10=True,
+            ),
+            Column("Sysselsattning", "occupation_status", "code", "Occupation at the period's start.", codes="occupation_status_fk"),
+            Column(
+                "InsjuknandeDatum",
+                "sick_start_date",
+                "date",
+                "First day of the sick period this period belongs to, including the employer's sick-pay days.",
+            ),
+        ),
+        caveats=(
+            "An employee's first 14 days are paid by the employer and are not in MiDAS: the first FK period starts on day 15 while InsjuknandeDatum gives day 1.",
+            "Periods of one person may overlap (corrections, re-decisions) or repeat exactly (double deliveries).",
+            "A new period starting within 5 days of the previous end continues the spell (insjuknanderegeln, SFB 27:32).",
+            "FSJP periods are usually excluded from sick-leave statistics.",
+            "A spell's diagnosis is the first registered (as in FK's statistics).",
+        ),
+    ),
+    Extract(
+        name="fk_midas_ersattning",
+        source="Försäkringskassan (MiDAS)",
+        title_sv="Sjuk- och aktivitetsersättning",
+        grain="one row per compensation decision period",
+        description="Sickness and activity compensation (permanent or long-term).",
+        staging_table="stg_fk__compensation_periods",
+        periods=(PeriodRule("FomDatum", "TomDatum"),),
+        columns=(
+            _lopnr(),
+            Column("Formankod", "benefit_code", "code", "SA or AE.", codes="compensation_benefit"),
+            Column("FomDatum", "period_start_date", "date", "Start."),
+            Column("TomDatum", "period_end_date", "date", "End; empty = ongoing.", nullable=True),
+            Column("Omfattning", "extent_pct", "code", "Extent, per cent.", codes="extent"),
+        ),
+    ),
+    Extract(
+        name="fk_samverkan",
+        source="Försäkringskassan (case records)",
+        title_sv="Samverkanshändelser i sjukfall",
+        grain="one row per collaboration event in an FK sickness case",
+        description="Reconciliation meetings, 4 § information, employers' plans and joint mappings with AF.",
+        staging_table="stg_fk__collaboration_events",
+        columns=(
+            _lopnr(),
+            Column("HandelseDatum", "event_date", "date", "Date of the event."),
+            Column("HandelseTyp", "event_type", "code", "AVST, INFO4, PLAN or AFKART.", codes="collaboration_event"),
+            Column("DeltagVard", "has_care_participated", "code", "AVST: health care took part.", codes="binary", nullable=True, required=False),
+            Column("DeltagArbetsgivare", "has_employer_participated", "code", "AVST: the employer took part.", codes="binary", nullable=True, required=False),
+            Column("DeltagAF", "has_af_participated", "code", "AVST: AF took part.", codes="binary", nullable=True, required=False),
+        ),
+        caveats=("Modelled on FK's case handling; the exact register form is unconfirmed.",),
+    ),
+    Extract(
+        name="vard_kontakter",
+        source="Regions' patient administrative systems and the National Patient Register",
+        title_sv="Vårdkontakter",
+        grain="one row per care contact",
+        description="Care contacts with KVÅ procedure codes (GC001 coordination, DV077 rehabilitation plan).",
+        staging_table="stg_vard__care_contacts",
+        columns=(
+            _lopnr(),
+            Column("Region", "care_region_code", "code", "Region that gave the care.", codes="regions"),
+            Column("VardenhetId", "care_unit_id", "text", "Care unit, pseudonymised.", nullable=True),
+            Column("Vardniva", "care_level", "code", "PV, SSV or PSY.", codes="care_level"),
+            Column("Vardgivartyp", "provider_type", "code", "OFF or PRIV.", codes="provider_type", nullable=True, required=False),
+            Column("KontaktDatum", "contact_date", "date", "Date of the contact."),
+            Column("Kontakttyp", "contact_type", "code", "BES, TEL, DIG or ADM.", codes="contact_type", nullable=True),
+            Column("Yrkesgrupp", "profession", "code", "Profession of the care giver.", codes="profession", nullable=True),
+            Column("Atgarder", "kva_codes_raw", "text", "KVÅ codes, space-separated.", nullable=True, kva=True),
+            Column("Diagnoser", "diagnosis_codes_raw", "text", "ICD-10-SE codes, space-separated; the first is the main diagnosis.", nullable=True, icd10=True),
+        ),
+        caveats=(
+            "Primary care comes only from the regions' own systems: its coverage may differ between regions.",
+            "Care, and so coordination, may be given in a region other than the home region.",
+        ),
+    ),
+    Extract(
+        name="af_inskrivning",
+        source="Arbetsförmedlingen",
+        title_sv="Inskrivningsperioder vid Arbetsförmedlingen",
+        grain="one row per registration period as job seeker",
+        description="Registration periods as job seeker.",
+        staging_table="stg_af__registration_periods",
+        periods=(PeriodRule("InskrDatum", "AvaktDatum"),),
+        columns=(
+            _lopnr(),
+            Column("InskrDatum", "registration_date", "date", "Registered as job seeker."),
+            Column("AvaktDatum", "deregistration_date", "date", "Deregistered; empty = still registered.", nullable=True),
+            Column("SokandeKategori", "jobseeker_category", "code", "ARBL, DELT, PROG or OVR.", codes="jobseeker_category"),
+        ),
+    ),
+    Extract(
+        name="skv_agi_manad",
+        source="Skatteverket via SCB",
+        title_sv="Arbetsgivardeklarationer på individnivå (AGI)",
+        grain="one row per person, month of payment and employer",
+        description="Monthly earnings from employers' declarations (from 2019).",
+        staging_table="stg_skv__monthly_earnings",
+        columns=(
+            _lopnr(),
+            Column("Period", "payment_month", "yearmonth", "Month of payment, YYYYMM."),
+            Column("ArbetsgivarId", "employer_id", "text", "Employer, pseudonymised."),
+            Column("KontantErsattning", "cash_pay_sek", "integer", "Cash pay in SEK."),
+        ),
+    ),
+    Extract(
+        name="enkat_samverkan",
+        source="The evaluators' survey",
+        title_sv="Enkät till personal som utför koordinering",
+        grain="one row per respondent",
+        description="Survey of staff who perform coordination; items 1 (strongly disagree) to 5 (strongly agree), 6 don't know.",
+        person_level=False,
+        staging_table="stg_enkat__responses",
+        columns=(
+            Column("RespondentId", "respondent_id", "text", "Respondent."),
+            Column("Region", "region_code", "code", "Region.", codes="regions"),
+            Column("Vardniva", "care_level", "code", "Care level of the respondent's unit.", codes="care_level"),
+            Column("SvarsDatum", "response_date", "date", "Date answered."),
+            Column("F1_FK", "item_fk", "code", "Collaboration with FK works well.", codes="likert", nullable=True),
+            Column("F2_AF", "item_af", "code", "Collaboration with AF works well.", codes="likert", nullable=True),
+            Column("F3_Arbetsgivare", "item_employer", "code", "Collaboration with employers works well.", codes="likert", nullable=True),
+            Column("F4_Kommun", "item_municipality", "code", "Collaboration with municipalities works well.", codes="likert", nullable=True),
+            Column("F5_Internt", "item_internal", "code", "Internal coordination within care works well.", codes="likert", nullable=True),
+            Column("F6_Tid", "item_time", "code", "I have enough time for coordination.", codes="likert", nullable=True),
+            Column("F7_Rutiner", "item_routines", "code", "My unit has documented routines for offering coordination.", codes="likert", nullable=True),
+            Column("F8_Kompetens", "item_training", "code", "I have had enough training for the task.", codes="likert", nullable=True),
+        ),
+        caveats=("Not register data: a survey of staff, one row per respondent.",),
+    ),
+)
+
+
+@lru_cache(maxsize=None)
+def extracts_by_name() -> dict[str, Extract]:
+    return {e.name: e for e in EXTRACTS}
+
+
+def extract(name: str) -> Extract:
+    try:
+        return extracts_by_name()[name]
+    except KeyError:
+        raise KeyError(f"unknown extract {name!r}; known: {', '.join(extracts_by_name())}") from None
+
+
+def match_file_stem(stem: str) -> tuple[Extract, int | None] | None:
+    """The extract a file stem names, with its year for yearly extracts; None if unknown."""
+    for e in EXTRACTS:
+        m = e.file_stem_matches(stem)
+        if m is False:
+            continue
+        return e, (m if e.yearly else None)
+    return None
+
+
+@dataclass(frozen=True)
+class RawLayout:
+    """Meta columns every raw table carries besides the contract's columns."""
+
+    year: str = "year"  # yearly extracts only
+    source_file: str = "_source_file"
+    source_line: str = "_source_line"  # CSV: line in the file (header = 1); Parquet/SAS: row number
+    day_unknown_suffix: str = "_day_unknown"  # date columns with day_may_be_unknown
+
+
+RAW = RawLayout()

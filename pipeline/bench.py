@@ -1,0 +1,107 @@
+"""`make bench`: wall time and peak memory of each stage at 100 000 and 1 000 000 persons.
+
+Each stage runs as its own `koord` process so its peak resident memory (from `wait4`'s
+rusage) is its own. Figures are printed as a table and written to `data/bench/bench.json`.
+Stages are added to `STAGES` as the pipeline grows; a stage runs only if its command exists.
+
+Usage: python -m pipeline.bench [--sizes 100000 1000000] [--seed 1] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.cli import build_parser
+
+BENCH_DIR = Path("data/bench")
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str  # koord subcommand
+    args: tuple[str, ...]  # formatted with {dir}, {persons}, {seed}
+    goal_seconds: float | None = 300.0
+    goal_peak_gb: float | None = 8.0
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("synth", ("synth", "--out", "{dir}/delivery", "--persons", "{persons}", "--seed", "{seed}", "--truth", "{dir}/truth.json")),
+    Stage("ingest", ("ingest", "--delivery", "{dir}/delivery", "--warehouse", "{dir}/warehouse.duckdb", "--replace")),
+    Stage("build", ("build", "--warehouse", "{dir}/warehouse.duckdb")),
+    Stage("analyse", ("analyse", "--warehouse", "{dir}/warehouse.duckdb", "--out", "{dir}/out", "--bench"), goal_seconds=None, goal_peak_gb=None),
+)
+
+
+def available_commands() -> set[str]:
+    parser = build_parser()
+    for action in parser._subparsers._group_actions:  # noqa: SLF001 - argparse keeps them here
+        return set(action.choices)
+    return set()
+
+
+def run_stage(stage: Stage, directory: Path, persons: int, seed: int) -> dict:
+    argv = [a.format(dir=directory, persons=persons, seed=seed) for a in stage.args]
+    cmd = [sys.executable, "-m", "pipeline.cli", *argv]
+    print(f"\n$ koord {' '.join(argv)}", flush=True)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd)
+    _, status, rusage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    code = os.waitstatus_to_exitcode(status)
+    peak_gb = rusage.ru_maxrss / 1024 / 1024  # ru_maxrss is in KiB on Linux
+    return {"stage": stage.name, "persons": persons, "seconds": round(seconds, 1), "peak_gb": round(peak_gb, 2), "exit_code": code,
+            "goal_seconds": stage.goal_seconds, "goal_peak_gb": stage.goal_peak_gb}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--stages", nargs="+", help="only these stages")
+    ap.add_argument("--keep", action="store_true", help="keep the generated data")
+    args = ap.parse_args(argv)
+
+    have = available_commands()
+    stages = [s for s in STAGES if s.name in have and (not args.stages or s.name in args.stages)]
+    rows = []
+    for persons in args.sizes:
+        directory = BENCH_DIR / f"p{persons}"
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        for stage in stages:
+            row = run_stage(stage, directory, persons, args.seed)
+            rows.append(row)
+            if row["exit_code"] != 0:
+                print(f"stage {stage.name} failed at {persons} persons; later stages skipped", file=sys.stderr)
+                break
+        extra = directory / "out" / "bench_extra.json"
+        if extra.exists():
+            rows.extend(json.loads(extra.read_text()))
+        if not args.keep:
+            shutil.rmtree(directory / "delivery", ignore_errors=True)
+
+    print("\n stage      persons     seconds  peak GB  goal")
+    for r in rows:
+        if "seconds" not in r:
+            print(f" {r.get('stage', '?'):<10} {r.get('persons', ''):>9}  {json.dumps({k: v for k, v in r.items() if k not in ('stage', 'persons')})}")
+            continue
+        ok = ""
+        if r.get("goal_seconds"):
+            met = r["exit_code"] == 0 and r["seconds"] < r["goal_seconds"] and r["peak_gb"] < r["goal_peak_gb"]
+            ok = f"< {r['goal_seconds']:.0f} s, < {r['goal_peak_gb']:.0f} GB: {'met' if met else 'NOT MET'}"
+        print(f" {r['stage']:<10} {r['persons']:>9,}  {r['seconds']:>9.1f}  {r['peak_gb']:>7.2f}  {ok}".replace(",", " "))
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    (BENCH_DIR / "bench.json").write_text(json.dumps(rows, indent=2))
+    return 0 if all(r.get("exit_code", 0) == 0 for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

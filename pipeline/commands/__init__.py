@@ -1,0 +1,1 @@
+"""Subcommands of `koord`, one module each."""

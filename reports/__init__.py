@@ -1,0 +1,1 @@
+"""Disclosure control and the report builder (HTML and PDF, in Swedish)."""
