@@ -85,3 +85,16 @@ def test_sql_and_python_diagnosis_mapping_agree():
     grp = con.execute(f"select c, {codes.diagnosis_group_sql('c')} from ({sql})").fetchall()
     for c, g in grp:
         assert g == codes.diagnosis_group_of(c)
+
+
+def test_data_dictionary_covers_every_declared_column():
+    from data_schemas.dictionary import dictionary_rows, render_markdown
+
+    rows = dictionary_rows()
+    for ex in EXTRACTS:
+        table = f"{ex.name}_<ÅÅÅÅ>" if ex.yearly else ex.name
+        declared = {c.name for c in ex.columns}
+        assert declared == {r.column for r in rows if r.table == table}
+    md = render_markdown()
+    assert "`InsjuknandeDatum`" in md and "Västra Götaland" not in md  # regions summarised, not listed
+    assert "1 = Man" in md and "2 = Kvinna" in md

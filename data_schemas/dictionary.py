@@ -1,0 +1,108 @@
+"""The human-readable data dictionary, rendered from the contracts (never written by hand).
+
+`dictionary_rows()` gives one row per column of every extract (and, when declared, every
+analysis table) for reports; `render_markdown()` writes the same as Markdown
+(`python -m data_schemas.dictionary > docs/data_dictionary.md`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass
+
+from data_schemas.codes import code_list
+from data_schemas.extracts import EXTRACTS, Column, Extract
+
+
+@dataclass(frozen=True)
+class DictionaryRow:
+    layer: str  # "leverans" (delivered extract) or "analystabell"
+    table: str
+    grain: str
+    column: str
+    project_name: str
+    dtype: str
+    required: bool
+    nullable: bool
+    allowed: str
+    description: str
+
+
+def _allowed(col: Column) -> str:
+    if col.codes == "regions":
+        return "21 regionkoder (01–25)"
+    if col.codes:
+        return ", ".join(f"{c.code} = {c.label_sv}" for c in code_list(col.codes))
+    if col.pattern:
+        return f"mönster {col.pattern}"
+    if col.positive:
+        return "heltal > 0"
+    parts = []
+    if col.min_value is not None:
+        parts.append(f"≥ {col.min_value:g}")
+    if col.max_value is not None:
+        parts.append(f"≤ {col.max_value:g}")
+    if col.day_may_be_unknown:
+        parts.append("dag 00 tillåten (okänd dag)")
+    return ", ".join(parts)
+
+
+def _extract_rows(ex: Extract) -> list[DictionaryRow]:
+    table = f"{ex.name}_<ÅÅÅÅ>" if ex.yearly else ex.name
+    return [
+        DictionaryRow("leverans", table, ex.grain, c.name, c.stg_name, c.dtype, c.required, c.nullable, _allowed(c), c.description)
+        for c in ex.columns
+    ]
+
+
+def _table_rows() -> list[DictionaryRow]:
+    """Rows for the analysis tables, when `data_schemas.tables` declares them."""
+    try:
+        tables = importlib.import_module("data_schemas.tables")
+    except ModuleNotFoundError:
+        return []
+    rows = []
+    for t in getattr(tables, "TABLES", ()):
+        for c in t.columns:
+            allowed = ", ".join(map(str, getattr(c, "allowed", None) or ()))
+            rows.append(
+                DictionaryRow(
+                    "analystabell", t.name, t.grain, c.name, c.name, str(getattr(c, "dtype", "")),
+                    True, bool(getattr(c, "nullable", False)), allowed, getattr(c, "description", ""),
+                )
+            )
+    return rows
+
+
+def dictionary_rows() -> list[DictionaryRow]:
+    rows: list[DictionaryRow] = []
+    for ex in EXTRACTS:
+        rows.extend(_extract_rows(ex))
+    rows.extend(_table_rows())
+    return rows
+
+
+def render_markdown() -> str:
+    out = ["# Datadictionary", "", "Genererad från `data_schemas/`; redigera inte för hand.", ""]
+    by_table: dict[str, list[DictionaryRow]] = {}
+    for r in dictionary_rows():
+        by_table.setdefault(r.table, []).append(r)
+    extracts = {e.name: e for e in EXTRACTS}
+    for table, rows in by_table.items():
+        out += [f"## `{table}` ({rows[0].layer})", "", f"Granularitet: {rows[0].grain}.", ""]
+        ex = extracts.get(table.replace("_<ÅÅÅÅ>", ""))
+        if ex and ex.caveats:
+            out += ["Kända förbehåll:", *[f"- {c}" for c in ex.caveats], ""]
+        out += ["| kolumn | projektnamn | typ | krävs | får saknas | tillåtna värden | beskrivning |", "|---|---|---|---|---|---|---|"]
+        for r in rows:
+            out.append(
+                f"| `{r.column}` | `{r.project_name}` | {r.dtype} | {'ja' if r.required else 'nej'} | "
+                f"{'ja' if r.nullable else 'nej'} | {r.allowed} | {r.description} |"
+            )
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render_markdown())
