@@ -65,10 +65,11 @@ def _table_rows() -> list[DictionaryRow]:
     rows = []
     for t in getattr(tables, "TABLES", ()):
         for c in t.columns:
-            allowed = ", ".join(map(str, getattr(c, "allowed", None) or ()))
+            values = getattr(c, "allowed", None) or ()
+            allowed = ", ".join(map(str, values)) if len(values) <= 8 else f"{len(values)} värden"
             rows.append(
                 DictionaryRow(
-                    "analystabell", t.name, t.grain, c.name, c.name, str(getattr(c, "dtype", "")),
+                    "analystabell", t.name, t.grain, c.name, c.name, str(getattr(c, "sql_type", "")),
                     True, bool(getattr(c, "nullable", False)), allowed, getattr(c, "description", ""),
                 )
             )

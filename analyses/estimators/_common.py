@@ -1,0 +1,121 @@
+"""Input checks and small helpers shared by the estimators: every problem named, all at once."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import ContractViolation
+
+
+def require_columns(data: pd.DataFrame, spec: Any, fields: dict[str, Iterable[str | None]]) -> None:
+    """Raise ContractViolation listing every spec field whose column is not in ``data``.
+
+    Parameters
+    ----------
+    data
+        The estimator's input frame.
+    spec
+        The spec, named in the message.
+    fields
+        Spec field name -> the column names it refers to (None entries are skipped).
+    """
+    problems = []
+    for field_name, columns in fields.items():
+        for column in columns:
+            if column is not None and column not in data.columns:
+                problems.append(f"{field_name}={column!r}")
+    if problems:
+        available = ", ".join(map(str, data.columns[:30]))
+        raise ContractViolation(
+            f"{spec_name(spec)}: the data have no column for {', '.join(problems)} "
+            f"(columns present: {available}{' …' if len(data.columns) > 30 else ''})"
+        )
+
+
+def _first_rows(mask: np.ndarray, index: pd.Index, k: int = 3) -> str:
+    rows = index[np.flatnonzero(mask)[:k]].tolist()
+    return ", ".join(map(str, rows))
+
+
+def numeric_column(data: pd.DataFrame, column: str, what: str, errors: list[str]) -> np.ndarray:
+    """``data[column]`` as float64; a non-numeric or missing value is appended to ``errors``."""
+    series = data[column]
+    if series.dtype == bool or str(series.dtype) == "boolean":
+        series = series.astype("float64")
+    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        errors.append(
+            f"{what} column {column!r}: {int(bad.sum())} missing, non-numeric or infinite "
+            f"value(s) (first at row index {_first_rows(bad, data.index)})"
+        )
+    return values
+
+
+def check(condition_bad: np.ndarray, message: str, data: pd.DataFrame, errors: list[str]) -> None:
+    """Append ``message`` with a count and the first offending row indexes when any row is bad."""
+    if condition_bad.any():
+        errors.append(
+            f"{message}: {int(condition_bad.sum())} row(s) (first at row index "
+            f"{_first_rows(condition_bad, data.index)})"
+        )
+
+
+def spec_name(spec: Any) -> str:
+    """'CoxSpec 'cox_main'' — the spec's type and analysis id, to start an error message."""
+    analysis_id = getattr(spec, "analysis_id", None)
+    return f"{type(spec).__name__} {analysis_id!r}" if analysis_id else type(spec).__name__
+
+
+def raise_if(errors: list[str], spec: Any) -> None:
+    """Raise one ContractViolation naming every collected problem."""
+    if errors:
+        raise ContractViolation(f"{spec_name(spec)}: " + "; ".join(errors))
+
+
+def unique_names(names: tuple[str, ...], what: str, spec_type: str) -> None:
+    """Raise ContractViolation when a column is named twice (e.g. among the covariates)."""
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ContractViolation(f"{spec_type}: {what} {repeated} listed more than once")
+
+
+def group_labels(data: pd.DataFrame, group: str | None) -> tuple[np.ndarray, list[Any]]:
+    """Integer group codes (0..G-1, sorted by value) and the group values; one group if None."""
+    if group is None:
+        return np.zeros(len(data), dtype=np.int64), [None]
+    values = data[group]
+    if values.isna().any():
+        raise ContractViolation(
+            f"group column {group!r}: {int(values.isna().sum())} missing value(s) "
+            f"(first at row index {_first_rows(values.isna().to_numpy(), data.index)})"
+        )
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes.astype(np.int64), list(uniques)
+
+
+def subgroup_label(group: str | None, value: Any) -> str | None:
+    """'sex=woman' style label for a summary row, None for the whole population."""
+    return None if group is None else f"{group}={value}"
+
+
+def as_tuple(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """A column name or a sequence of names as a tuple (empty for None)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+def step_lookup(curve_times: np.ndarray, values: np.ndarray, at: np.ndarray, before: float) -> np.ndarray:
+    """Right-continuous step function: the value at the last curve time <= each ``at``.
+
+    ``before`` is the value before the first curve time (1 for survival, 0 for incidence).
+    """
+    position = np.searchsorted(curve_times, at, side="right") - 1
+    out = np.where(position >= 0, values[np.clip(position, 0, None)] if len(values) else before, before)
+    return out.astype("float64")
