@@ -16,10 +16,10 @@ OUT           ?= $(DEMO_DIR)/out
 STUDY         ?= study.toml
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test bench synth ingest clean
+.PHONY: help setup demo test bench synth ingest build analyse report dictionary clean
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -29,16 +29,33 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create .venv and install the project with its dependencies
 
-demo: $(STAMP) ## synthetic delivery -> warehouse -> (later stages); prints what it loaded
+demo: $(STAMP) ## synthetic delivery -> warehouse -> cohort -> analyses -> report; prints where the report is
 	rm -rf $(DELIVERY) $(TRUTH)
 	$(BIN)/koord synth --out $(DELIVERY) --persons $(DEMO_PERSONS) --seed $(DEMO_SEED) --faults --truth $(TRUTH)
 	$(BIN)/koord ingest --delivery $(DELIVERY) --warehouse $(WAREHOUSE) --replace
+	$(BIN)/koord build --warehouse $(WAREHOUSE) --study $(STUDY)
+	$(BIN)/koord analyse --warehouse $(WAREHOUSE) --out $(OUT) --study $(STUDY)
+	$(BIN)/koord report --warehouse $(WAREHOUSE) --out $(OUT) --study $(STUDY)
+	@echo "Rapport: $(OUT)/report/rapport.html (PDF: $(OUT)/report/rapport.pdf, utdatakontroll: $(OUT)/report/utdatakontroll.html)"
 
 synth: $(STAMP) ## write a synthetic delivery (DEMO_PERSONS, DEMO_SEED)
 	$(BIN)/koord synth --out $(DELIVERY) --persons $(DEMO_PERSONS) --seed $(DEMO_SEED) --truth $(TRUTH)
 
 ingest: $(STAMP) ## load $(DELIVERY) into $(WAREHOUSE)
 	$(BIN)/koord ingest --delivery $(DELIVERY) --warehouse $(WAREHOUSE)
+
+build: $(STAMP) ## build the analysis tables (spells, person_time, attrition) in $(WAREHOUSE)
+	$(BIN)/koord build --warehouse $(WAREHOUSE) --study $(STUDY)
+
+analyse: $(STAMP) ## run the analyses named in $(STUDY); results to the warehouse and $(OUT)
+	$(BIN)/koord analyse --warehouse $(WAREHOUSE) --out $(OUT) --study $(STUDY)
+
+report: $(STAMP) ## disclosure-checked report (HTML + PDF, Swedish) and output-check log into $(OUT)/report
+	$(BIN)/koord report --warehouse $(WAREHOUSE) --out $(OUT) --study $(STUDY)
+
+dictionary: $(STAMP) ## regenerate docs/data_dictionary.md from data_schemas/
+	@mkdir -p docs
+	$(BIN)/python -m data_schemas.dictionary > docs/data_dictionary.md
 
 test: $(STAMP) ## run the test suite (reference values, contracts, planted truth)
 	$(BIN)/python -m pytest -q

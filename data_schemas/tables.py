@@ -1,0 +1,513 @@
+"""Contracts of the analysis tables that `koord build` writes (schema `main`), and their check.
+
+Each `Table` states its grain, its key, every column with type, nullability and allowed
+values, and the rules between columns and tables that must hold. `check_contract(con, table)`
+verifies a built table and raises `ContractViolation` listing every breach; the build runs it
+before it commits. The definitions the columns carry (end reasons and their precedence, age
+and education groups, the home-region fallback) are written here once and used by the build.
+
+Time origin of every spell: day 0 = the spell's first day (`spell_start_date`). Follow-up
+intervals are (start_day, stop_day] in days since spell start; a spell's event happens at
+`followup_days = end_date - spell_start_date + 1`. The first GC001 on date d gives
+`t_c = d - spell_start_date`: person-time (0, t_c] is unexposed, (t_c, followup_days] exposed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from data_schemas.codes import EXHAUSTION_DISORDER, code_list, codes, diagnosis_groups, regions
+from pipeline.errors import ContractViolation
+
+# --- Definitions the analysis tables carry ------------------------------------------------
+
+# Sex as the analysis tables spell it, from LISA's `Kon` code list (label 'Man' -> 'man').
+SEX_BY_CODE: dict[str, str] = {c.code: c.label_en.lower() for c in code_list("sex")}
+SEXES: tuple[str, ...] = tuple(sorted(SEX_BY_CODE.values(), reverse=True))  # ('woman', 'man')
+
+# Competing events in order of precedence when they end follow-up on the same date.
+COMPETING_EVENTS: tuple[str, ...] = ("death", "emigration", "sickness_compensation", "age_65")
+END_REASONS: tuple[str, ...] = ("return_to_work", *COMPETING_EVENTS, "censored")
+# The full order on one end_date: competing events, then a relapse (reason 'censored'), then
+# return to work, then plain censoring.
+END_PRECEDENCE: tuple[str, ...] = (*COMPETING_EVENTS, "relapse", "return_to_work", "censored")
+AGE_65_BIRTHDAY = (7, 1)  # only the birth year is known: the 65th birthday is taken as 1 July
+
+AGE_GROUPS: tuple[tuple[str, int, int], ...] = (
+    ("16-29", 16, 29),
+    ("30-39", 30, 39),
+    ("40-49", 40, 49),
+    ("50-59", 50, 59),
+    ("60-64", 60, 64),
+)
+# SUN 2000 levels (LISA Sun2000Niva): pre-secondary, upper-secondary, post-secondary.
+EDUCATION_GROUPS: dict[str, tuple[int, ...]] = {"low": (1, 2), "medium": (3, 4), "high": (5, 6, 7)}
+EDUCATION_GROUP_VALUES: tuple[str, ...] = (*EDUCATION_GROUPS, "unknown")
+
+# Home region at spell start = LISA residence on 31 December of the year before the start
+# year. When the person has no LISA row that year: the nearest earlier year, else the start
+# year, else the nearest later year. A person with no LISA row at all is excluded.
+HOME_REGION_SOURCES: tuple[str, ...] = ("year_before", "earlier_year", "start_year", "later_year")
+
+# AGI (monthly earnings) exist from January 2019: earlier months are unobserved, not zero.
+AGI_FIRST_MONTH = date(2019, 1, 1)
+
+# The named exposure sub-window of `spells.is_coordinated_first_90_days` (day indices 0-89).
+FIRST_DAYS_WINDOW = 90
+
+COLLABORATION_EVENT_COLUMNS: dict[str, str] = {c: f"n_fk_{c.lower()}" for c in codes("collaboration_event")}
+
+
+def _in_list(values) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def age_group_sql(age_column: str) -> str:
+    """DuckDB CASE mapping an age in years to its `AGE_GROUPS` label (NULL outside)."""
+    whens = " ".join(f"when {age_column} between {lo} and {hi} then '{label}'" for label, lo, hi in AGE_GROUPS)
+    return f"case {whens} end"
+
+
+def education_group_sql(level_column: str) -> str:
+    """DuckDB CASE mapping a SUN 2000 level (INTEGER) to `EDUCATION_GROUPS`, else 'unknown'."""
+    whens = " ".join(f"when {level_column} in ({', '.join(map(str, lv))}) then '{g}'" for g, lv in EDUCATION_GROUPS.items())
+    return f"case {whens} else 'unknown' end"
+
+
+# --- Contract declarations -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableColumn:
+    """One column of an analysis table."""
+
+    name: str
+    sql_type: str  # DuckDB type as information_schema reports it
+    description: str
+    nullable: bool = False
+    allowed: tuple[Any, ...] | None = None  # allowed values (besides NULL when nullable)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A condition every row must meet (a DuckDB expression; NULL counts as met)."""
+
+    description: str
+    sql: str
+
+
+@dataclass(frozen=True)
+class TableCheck:
+    """A condition on the whole table or between tables: `sql` returns the number of breaches."""
+
+    description: str
+    sql: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """An analysis table: its grain, key, columns and the rules it must meet."""
+
+    name: str
+    grain: str  # "one row per ..."
+    description: str
+    key: tuple[str, ...]
+    columns: tuple[TableColumn, ...]
+    rules: tuple[Rule, ...] = ()
+    checks: tuple[TableCheck, ...] = ()
+    schema: str = "main"
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> TableColumn:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+
+C = TableColumn
+REGION_CODES = tuple(r.code for r in regions())
+REGION_NAMES = tuple(r.name for r in regions())
+CHAPTER_GROUPS = tuple(c.code for c in code_list("chapter_groups"))
+DIAGNOSIS_GROUPS = tuple(dict.fromkeys(g.group for g in diagnosis_groups()))
+
+PERSONS = Table(
+    name="persons",
+    grain="one row per person with at least one spell in the study population",
+    description="The persons of the study population, with what LISA and the death register say of them.",
+    key=("person_id",),
+    columns=(
+        C("person_id", "BIGINT", "Pseudonymised person number (LopNr)."),
+        C("sex", "VARCHAR", "Sex per LISA (the latest year the person is in LISA).", allowed=SEXES),
+        C("birth_year", "INTEGER", "Year of birth per LISA (the latest year)."),
+        C("death_date", "DATE", "Date of death (death register; day 00 read as the 15th); NULL if alive at extraction.", nullable=True),
+        C("n_spells", "INTEGER", "Number of the person's spells in the study population (>= 1)."),
+    ),
+    rules=(Rule("n_spells >= 1", "n_spells >= 1"),),
+    checks=(
+        TableCheck(
+            "n_spells equals the person's rows in spells",
+            "select count(*) from main.persons p full join (select person_id, count(*) n from main.spells group by 1) s "
+            "using (person_id) where p.n_spells is distinct from s.n",
+        ),
+    ),
+)
+
+_EVENT_COLUMNS = tuple(f"event_{r}" for r in END_REASONS if r != "censored")
+
+SPELLS = Table(
+    name="spells",
+    grain="one row per sick-leave spell (sjukfall) in the study population",
+    description=(
+        "Spells built from FK benefit periods by the gap rule, restricted to the study population, "
+        "with coordination exposure, collaboration events, outcome and covariates at start."
+    ),
+    key=("spell_id",),
+    columns=(
+        C("spell_id", "BIGINT", "Spell key, stable for a given delivery and study (order of person and start)."),
+        C("person_id", "BIGINT", "Pseudonymised person number."),
+        C("sex", "VARCHAR", "Sex per LISA.", allowed=SEXES),
+        C("spell_start_date", "DATE", "Day 0: the earliest InsjuknandeDatum of the spell's periods (includes the employer's sick-pay days)."),
+        C("spell_end_date", "DATE", "The spell's last benefit day (latest TomDatum); NULL if open at extraction.", nullable=True),
+        C("is_open_at_extraction", "BOOLEAN", "Some period is open (no TomDatum) or ends after the extraction date."),
+        C("end_date", "DATE", "Date follow-up of the spell ends: its event or censoring (see end_reason)."),
+        C("spell_days", "INTEGER", "spell_end_date - spell_start_date + 1; open spells measured to the extraction date."),
+        C("followup_days", "INTEGER", "end_date - spell_start_date + 1: the time of the event or censoring."),
+        C(
+            "end_reason",
+            "VARCHAR",
+            "How follow-up ends. Competing events during the spell end follow-up on their date (death, emigration; "
+            "SA/AE start the day before; age_65 on 1 July of birth year + 65); after the last day but within the "
+            "relapse window they give the reason with end_date = the last day. Same end_date: death > emigration > "
+            "sickness_compensation > age_65 > relapse (censored) > return_to_work. return_to_work: the spell ended, "
+            "no competing event nor relapse within the window, the window is observed before extraction (and with "
+            "earnings_confirmed, AGI pay > 0 the month after). Otherwise censored.",
+            allowed=END_REASONS,
+        ),
+        C("is_relapse_within_window", "BOOLEAN", "A new spell of the person starts at most relapse_window_days after spell_end_date."),
+        C("n_benefit_periods", "INTEGER", "Benefit periods (of the benefits the study counts) in the spell, duplicates included."),
+        C("has_rhp", "BOOLEAN", "The spell includes a rehabilitation benefit (RHP) period."),
+        C("first_fk_period_date", "DATE", "First day paid by FK (day 15 for employees, whose first 14 days the employer pays)."),
+        C("diagnosis_code", "VARCHAR", "The spell's diagnosis: the first registered (earliest FomDatum with a valid code), canonical ICD-10-SE.", nullable=True),
+        C("diagnosis_group", "VARCHAR", "Reporting group of diagnosis_code (data_schemas/codes/diagnosis_groups.csv).", allowed=DIAGNOSIS_GROUPS),
+        C("diagnosis_chapter_group", "VARCHAR", "psychiatric, musculoskeletal, other or unknown.", allowed=CHAPTER_GROUPS),
+        C("is_exhaustion_disorder", "BOOLEAN", f"diagnosis_code is {EXHAUSTION_DISORDER} (utmattningssyndrom)."),
+        C("extent_at_start_pct", "INTEGER", "Extent of the spell's first period (per cent of full time).", allowed=tuple(int(c) for c in codes("extent"))),
+        C("extent_at_end_pct", "INTEGER", "Extent of the spell's last period.", allowed=tuple(int(c) for c in codes("extent"))),
+        C("has_extent_reduction", "BOOLEAN", "The extent went down at some point (partial return); segments in intermediate.int_spell_extents_segmented."),
+        C("occupation_status", "VARCHAR", "FK's occupation status at the first period's start.", allowed=codes("occupation_status_fk")),
+        C("home_region_code", "VARCHAR", "Region of residence per LISA of the year before the start year (fallback: home_region_source).", allowed=REGION_CODES),
+        C("home_region_name", "VARCHAR", "Name of home_region_code.", allowed=REGION_NAMES),
+        C("home_region_year", "INTEGER", "The LISA year home region, education, income and birth region come from."),
+        C(
+            "home_region_source",
+            "VARCHAR",
+            "Which LISA year was used: year_before (the rule), else earlier_year (nearest), else start_year, else later_year (nearest).",
+            allowed=HOME_REGION_SOURCES,
+        ),
+        C("birth_year", "INTEGER", "Year of birth per LISA."),
+        C("age_years", "INTEGER", "year(spell_start_date) - birth_year."),
+        C("age_group", "VARCHAR", "Age group: " + ", ".join(g for g, _, _ in AGE_GROUPS) + ".", allowed=tuple(g for g, _, _ in AGE_GROUPS)),
+        C("education_level", "INTEGER", "SUN 2000 level 1-7 (LISA, home_region_year).", nullable=True, allowed=tuple(range(1, 8))),
+        C(
+            "education_group",
+            "VARCHAR",
+            "low (levels 1-2, pre-secondary), medium (3-4, upper-secondary), high (5-7, post-secondary), unknown.",
+            allowed=EDUCATION_GROUP_VALUES,
+        ),
+        C("disposable_income_hsek", "BIGINT", "Individual disposable income, hundreds of SEK (LISA, home_region_year).", nullable=True),
+        C("birth_region_code", "VARCHAR", "Region of birth (FodGrEg4): 1 Sweden, 2 Nordic, 3 EU/EEA, 4 rest of the world.", nullable=True, allowed=codes("birth_region")),
+        C("is_born_in_sweden", "BOOLEAN", "birth_region_code is Sweden; NULL when unknown.", nullable=True),
+        C("prior_sick_days_365", "INTEGER", "Days of the person's other spells (any extent, employer days included) in the 365 days before spell start."),
+        C("has_prior_sick_leave", "BOOLEAN", "prior_sick_days_365 > 0."),
+        C("first_gc001_date", "DATE", "First care contact with KVÅ GC001 in [spell_start_date, end_date], any region.", nullable=True),
+        C("days_to_first_gc001", "INTEGER", "t_c = first_gc001_date - spell_start_date (0 = the first day).", nullable=True),
+        C("n_gc001", "INTEGER", "Care contacts with GC001 in [spell_start_date, end_date]."),
+        C("is_coordinated", "BOOLEAN", "A GC001 contact in [spell_start_date, end_date]."),
+        C("is_coordinated_first_90_days", "BOOLEAN", f"The first GC001 on day index 0-{FIRST_DAYS_WINDOW - 1} of the spell (and within follow-up)."),
+        C("first_gc001_care_level", "VARCHAR", "Care level of the first GC001 contact (PV, SSV, PSY).", nullable=True, allowed=codes("care_level")),
+        C("first_gc001_region_code", "VARCHAR", "Region that gave the first GC001 contact.", nullable=True, allowed=REGION_CODES),
+        C("is_gc001_in_home_region", "BOOLEAN", "first_gc001_region_code = home_region_code; NULL if not coordinated.", nullable=True),
+        C("first_dv077_date", "DATE", "First care contact with KVÅ DV077 in [spell_start_date, end_date].", nullable=True),
+        C("n_dv077", "INTEGER", "Care contacts with DV077 in [spell_start_date, end_date]."),
+        *(C(col, "INTEGER", f"FK collaboration events {code} in [spell_start_date, end_date].") for code, col in COLLABORATION_EVENT_COLUMNS.items()),
+        C(
+            "earnings_before_sek",
+            "DOUBLE",
+            "Mean monthly AGI cash pay over the 12 calendar months before the start month, months from "
+            f"{AGI_FIRST_MONTH:%Y-%m} only (a month without AGI rows counts 0); NULL if no such month.",
+            nullable=True,
+        ),
+        C(
+            "earnings_after_sek",
+            "BIGINT",
+            "AGI cash pay in the calendar month after the month of spell_end_date (0 if none); NULL for open spells "
+            f"or a month before {AGI_FIRST_MONTH:%Y-%m} or after the extraction month.",
+            nullable=True,
+        ),
+        C("has_earnings_month_after", "BOOLEAN", "earnings_after_sek > 0; NULL when earnings_after_sek is NULL.", nullable=True),
+    ),
+    rules=(
+        Rule("end_date on or after spell_start_date", "end_date >= spell_start_date"),
+        Rule("followup_days = end_date - spell_start_date + 1", "followup_days = end_date - spell_start_date + 1"),
+        Rule("followup_days <= spell_days", "followup_days <= spell_days"),
+        Rule("spell_end_date is NULL exactly when open", "(spell_end_date is null) = is_open_at_extraction"),
+        Rule("spell_days = spell_end_date - spell_start_date + 1", "spell_end_date is null or spell_days = spell_end_date - spell_start_date + 1"),
+        Rule("first_fk_period_date on or after spell_start_date", "first_fk_period_date >= spell_start_date"),
+        Rule("is_coordinated exactly when first_gc001_date", "is_coordinated = (first_gc001_date is not null)"),
+        Rule("n_gc001 > 0 exactly when coordinated", "(n_gc001 > 0) = is_coordinated"),
+        Rule("days_to_first_gc001 = first_gc001_date - spell_start_date", "days_to_first_gc001 is not distinct from (first_gc001_date - spell_start_date)"),
+        Rule("coordination within follow-up", "days_to_first_gc001 is null or days_to_first_gc001 between 0 and followup_days - 1"),
+        Rule(
+            "is_coordinated_first_90_days matches days_to_first_gc001",
+            f"is_coordinated_first_90_days = coalesce(days_to_first_gc001 < {FIRST_DAYS_WINDOW}, false)",
+        ),
+        Rule("is_gc001_in_home_region NULL exactly when not coordinated", "(is_gc001_in_home_region is null) = not is_coordinated"),
+        Rule("first_dv077_date within follow-up", "first_dv077_date is null or first_dv077_date between spell_start_date and end_date"),
+        Rule("(n_dv077 > 0) exactly when first_dv077_date", "(n_dv077 > 0) = (first_dv077_date is not null)"),
+        Rule(
+            "return_to_work only after a closed spell, without relapse, on its last day",
+            "end_reason <> 'return_to_work' or (not is_relapse_within_window and end_date = spell_end_date)",
+        ),
+        Rule("relapse only after a closed spell", "not is_relapse_within_window or spell_end_date is not null"),
+        Rule("age_group matches age_years", f"age_group = {age_group_sql('age_years')}"),
+        Rule("age_years = year(spell_start_date) - birth_year", "age_years = year(spell_start_date) - birth_year"),
+        Rule("education_group matches education_level", f"education_group = {education_group_sql('education_level')}"),
+        Rule("prior_sick_days_365 within 0-365", "prior_sick_days_365 between 0 and 365"),
+        Rule("has_prior_sick_leave = prior_sick_days_365 > 0", "has_prior_sick_leave = (prior_sick_days_365 > 0)"),
+        Rule("is_exhaustion_disorder matches diagnosis_code", f"is_exhaustion_disorder = coalesce(diagnosis_code = '{EXHAUSTION_DISORDER}', false)"),
+        Rule("diagnosis_group unknown exactly when no diagnosis", "(diagnosis_code is null) <= (diagnosis_group = 'unknown')"),
+        Rule("has_earnings_month_after = earnings_after_sek > 0", "has_earnings_month_after is not distinct from (earnings_after_sek > 0)"),
+        Rule("earnings are not negative", "coalesce(earnings_before_sek, 0) >= 0 and coalesce(earnings_after_sek, 0) >= 0"),
+    ),
+    checks=(
+        TableCheck(
+            "every spell's person is in persons with the same sex",
+            "select count(*) from main.spells s left join main.persons p using (person_id) where p.sex is distinct from s.sex",
+        ),
+        TableCheck(
+            "spells of one person do not overlap",
+            "select count(*) from (select spell_start_date, lag(end_date) over (partition by person_id order by spell_start_date) prev_end "
+            "from main.spells) where spell_start_date <= prev_end",
+        ),
+    ),
+)
+
+PERSON_TIME = Table(
+    name="person_time",
+    grain="one row per spell x time band x coordination state with days at risk",
+    description=(
+        "Follow-up of each spell split (Lexis) by time since spell start and by coordination state; exposure "
+        "starts exactly at t_c (no immortal time). Input of Poisson models, sequential trials and landmarks."
+    ),
+    key=("spell_id", "time_band", "is_coordinated"),
+    columns=(
+        C("spell_id", "BIGINT", "Spell key (spells.spell_id)."),
+        C("person_id", "BIGINT", "Pseudonymised person number."),
+        C("time_band", "VARCHAR", "Band of days since spell start, e.g. '0-14' = day indices 0-14 = interval (0, 15]."),
+        C("band_start_day", "INTEGER", "First day index of the band (its interval starts at band_start_day)."),
+        C("is_coordinated", "BOOLEAN", "Exposed: the interval lies after t_c, the day index of the first GC001."),
+        C("start_day", "INTEGER", "Interval start, days since spell start (exclusive)."),
+        C("stop_day", "INTEGER", "Interval end, days since spell start (inclusive)."),
+        C("days_at_risk", "INTEGER", "stop_day - start_day."),
+        *(C(col, "INTEGER", f"1 if the spell ends by {col.removeprefix('event_')} at stop_day (its last interval), else 0.", allowed=(0, 1)) for col in _EVENT_COLUMNS),
+    ),
+    rules=(
+        Rule("start_day >= 0", "start_day >= 0"),
+        Rule("stop_day > start_day", "stop_day > start_day"),
+        Rule("days_at_risk = stop_day - start_day", "days_at_risk = stop_day - start_day"),
+        Rule("interval within its band", "start_day >= band_start_day"),
+        Rule("at most one event per row", " + ".join(_EVENT_COLUMNS) + " <= 1"),
+    ),
+    checks=(
+        TableCheck(
+            "days at risk of a spell sum to its followup_days (every spell present)",
+            "select count(*) from (select spell_id, sum(days_at_risk) d from main.person_time group by 1) p "
+            "full join main.spells s using (spell_id) where p.d is distinct from s.followup_days",
+        ),
+        TableCheck(
+            "exposed time starts exactly at t_c (days_to_first_gc001), never before; none if not coordinated",
+            "select count(*) from main.spells s left join (select spell_id, min(start_day) filter (where is_coordinated) e, "
+            "max(stop_day) filter (where not is_coordinated) u from main.person_time group by 1) p using (spell_id) "
+            "where p.e is distinct from s.days_to_first_gc001 or p.u > s.days_to_first_gc001",
+        ),
+        TableCheck(
+            "events: one on the last interval for each end reason but censored, none otherwise",
+            "select count(*) from main.spells s join (select spell_id, "
+            + ", ".join(f"sum({c}) {c}" for c in _EVENT_COLUMNS)
+            + ", sum(" + " + ".join(_EVENT_COLUMNS) + ") filter (where stop_day <> s2.followup_days) off_last "
+            "from main.person_time join main.spells s2 using (spell_id) group by 1) p using (spell_id) where "
+            + " or ".join(f"{c} <> (s.end_reason = '{c.removeprefix('event_')}')::integer" for c in _EVENT_COLUMNS)
+            + " or off_last > 0",
+        ),
+    ),
+)
+
+ATTRITION = Table(
+    name="attrition",
+    grain="one row per inclusion step x sex ('all', 'woman', 'man')",
+    description=(
+        "Every inclusion step in order with the persons and spells remaining. Sex is LISA's; persons not in LISA "
+        "count only under 'all' until the step that excludes them."
+    ),
+    key=("step_order", "sex"),
+    columns=(
+        C("step_order", "INTEGER", "Order of the step (1 = the delivery)."),
+        C("step", "VARCHAR", "Step name."),
+        C("description_sv", "VARCHAR", "What the step keeps, in Swedish, with the study's values."),
+        C("sex", "VARCHAR", "'all', 'woman' or 'man'.", allowed=("all", *SEXES)),
+        C("n_persons", "BIGINT", "Persons remaining."),
+        C("n_spells", "BIGINT", "Spells remaining; NULL at the steps before spells are built.", nullable=True),
+        C("n_benefit_periods", "BIGINT", "Benefit periods remaining (rows, duplicates included)."),
+    ),
+    rules=(Rule("counts are not negative", "n_persons >= 0 and coalesce(n_spells, 0) >= 0 and n_benefit_periods >= 0"),),
+    checks=(
+        TableCheck(
+            "each step keeps at most what the previous kept",
+            "select count(*) from (select n_persons, n_spells, n_benefit_periods, "
+            "lag(n_persons) over w p0, lag(n_spells) over w s0, lag(n_benefit_periods) over w b0 "
+            "from main.attrition window w as (partition by sex order by step_order)) "
+            "where n_persons > p0 or n_spells > s0 or n_benefit_periods > b0",
+        ),
+        TableCheck(
+            "women and men add up to at most all",
+            "select count(*) from (select step_order, sum(n_persons) filter (where sex <> 'all') ws, "
+            "sum(n_persons) filter (where sex = 'all') a from main.attrition group by 1) where ws > a",
+        ),
+        TableCheck(
+            "the last step is the study population of spells and persons",
+            "select count(*) from main.attrition a left join (select 'all' sex, count(*) n_spells, count(distinct person_id) n_persons "
+            "from main.spells union all select sex, count(*), count(distinct person_id) from main.spells group by sex) s "
+            "using (sex) where a.step_order = (select max(step_order) from main.attrition) "
+            "and (a.n_spells <> coalesce(s.n_spells, 0) or a.n_persons <> coalesce(s.n_persons, 0))",
+        ),
+    ),
+)
+
+TABLES: tuple[Table, ...] = (PERSONS, SPELLS, PERSON_TIME, ATTRITION)
+
+
+def table(name: str) -> Table:
+    for t in TABLES:
+        if t.name == name:
+            return t
+    raise KeyError(f"unknown analysis table {name!r}; known: {', '.join(t.name for t in TABLES)}")
+
+
+# --- The check ------------------------------------------------------------------------------
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def contract_breaches(con, contract: Table | str) -> list[str]:
+    """Every way the built table breaks its contract (empty when it meets it).
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Connection to the warehouse (inside or outside the build's transaction).
+    contract : Table or str
+        The contract, or the name of an analysis table.
+    """
+    t = table(contract) if isinstance(contract, str) else contract
+    found = con.execute(
+        "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ? "
+        "and table_catalog = current_database() order by ordinal_position",
+        [t.schema, t.name],
+    ).fetchall()
+    if not found:
+        return [f"{t.qualified}: the table does not exist"]
+    breaches: list[str] = []
+    have = dict(found)
+    for c in t.columns:
+        if c.name not in have:
+            breaches.append(f"{t.qualified}: column {c.name} is missing")
+        elif have[c.name] != c.sql_type:
+            breaches.append(f"{t.qualified}: column {c.name} is {have[c.name]}, expected {c.sql_type}")
+    declared = set(t.column_names)
+    for name in have:
+        if name not in declared:
+            breaches.append(f"{t.qualified}: column {name} is not declared in data_schemas/tables.py")
+    present = [c for c in t.columns if c.name in have]
+
+    # One scan for every row-level condition: nulls, allowed values, rules.
+    probes: list[tuple[str, str]] = []  # (message, count expression)
+    for c in present:
+        col = _quote(c.name)
+        if not c.nullable:
+            probes.append((f"column {c.name}: {{n}} rows are NULL", f"count_if({col} is null)"))
+        if c.allowed is not None:
+            allowed = ", ".join(_literal(v) for v in c.allowed)
+            bad = f"{col} is not null and {col} not in ({allowed})"
+            probes.append(
+                (f"column {c.name}: {{n}} rows hold a value outside ({allowed}), e.g. {{example}}",
+                 f"count_if({bad}), min({col}::varchar) filter (where {bad})")
+            )
+    if len(present) == len(t.columns):
+        for r in t.rules:
+            probes.append((f"rule '{r.description}': {{n}} rows break it", f"count_if(not ({r.sql}))"))
+    if probes:
+        select = ", ".join(expr for _, expr in probes)
+        row = con.execute(f"select {select} from {t.qualified}").fetchone()
+        i = 0
+        for message, expr in probes:
+            n = row[i]
+            example = row[i + 1] if ", min(" in expr else None
+            i += 2 if ", min(" in expr else 1
+            if n:
+                breaches.append(f"{t.qualified}: " + message.format(n=n, example=repr(example)))
+
+    if all(k in have for k in t.key):
+        keys = ", ".join(_quote(k) for k in t.key)
+        dup = con.execute(
+            f"select count(*) from (select {keys} from {t.qualified} group by all having count(*) > 1)"
+        ).fetchone()[0]
+        if dup:
+            breaches.append(f"{t.qualified}: key ({', '.join(t.key)}) is not unique: {dup} values repeat")
+    if len(present) == len(t.columns):
+        for chk in t.checks:
+            try:
+                n = con.execute(chk.sql).fetchone()[0]
+            except Exception as exc:  # a table the check reads is missing or broken
+                breaches.append(f"{t.qualified}: check '{chk.description}' could not run: {exc}")
+                continue
+            if n:
+                breaches.append(f"{t.qualified}: check '{chk.description}': {n} breaches")
+    return breaches
+
+
+def check_contract(con, contract: Table | str) -> None:
+    """Verify a built analysis table against its contract.
+
+    Raises
+    ------
+    ContractViolation
+        Listing every breach: missing, undeclared or mistyped columns, NULLs where none are
+        allowed, values outside their lists, a repeated key, broken rules and checks.
+    """
+    t = table(contract) if isinstance(contract, str) else contract
+    breaches = contract_breaches(con, t)
+    if breaches:
+        raise ContractViolation(
+            f"{t.qualified} breaks its contract ({len(breaches)} breach{'es' if len(breaches) > 1 else ''}):\n"
+            + "\n".join(f"  - {b}" for b in breaches)
+        )

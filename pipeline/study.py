@@ -1,0 +1,264 @@
+"""The study definition: the choices of the cohort build, read from a TOML file and validated.
+
+A study file (`study.toml` at the repository root is the documented default) holds the
+choices evaluators may disagree on: the study period, the age range, the minimum spell
+length, the gap rule that joins benefit periods into spells, which benefits count, the
+relapse window, the return-to-work definition and the time bands of the person-time table.
+Every error in a file is collected and reported at once (`StudyDefinitionError`). The
+`[analyses]` table is passed through untouched; whoever runs the analyses validates it.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field, fields
+from datetime import date
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from data_schemas.codes import codes
+from pipeline.errors import StudyDefinitionError
+
+DEFAULT_STUDY_FILE = Path(__file__).resolve().parents[1] / "study.toml"
+
+RETURN_TO_WORK_DEFINITIONS = ("benefit_end", "earnings_confirmed")
+
+# The register's youngest LISA population is 16; at 65 a person leaves the sickness insurance's
+# working-age population (the 65th birthday is a competing event), so ages are kept within these.
+AGE_FLOOR_YEARS = 16
+AGE_CEILING_YEARS = 64
+
+
+@dataclass(frozen=True)
+class Study:
+    """The cohort-build choices of one study (defaults = the documented `study.toml`).
+
+    Attributes
+    ----------
+    name, description : str
+        What the study is called and why it makes its choices.
+    spell_start_from, spell_start_to : datetime.date
+        Spells whose first day (``InsjuknandeDatum``) falls in this closed interval are studied.
+        Follow-up runs to the delivery's extraction date (``raw._delivery.extraction_date``).
+    age_min_years, age_max_years : int
+        Age at spell start, ``year(spell start) - birth year`` (only the birth year is known),
+        closed interval within 16-64.
+    min_spell_days : int
+        A spell is studied only if ``spell_days > min_spell_days`` (FK's statistics: > 14).
+    gap_days : int
+        A benefit period joins the current spell if its ``InsjuknandeDatum`` minus the spell's
+        latest end is at most ``gap_days`` (insjuknanderegeln: 5; ISF's chains: 90).
+    include_rhp, include_fsjp : bool
+        Whether rehabilitation benefit (RHP) and preventive sickness benefit (FSJP) periods take
+        part in spells. Sickness benefit (SJP) always does.
+    relapse_window_days : int
+        A new spell starting at most this many days after a spell's last day is a relapse; the
+        same window must be free of competing events for a return to work.
+    return_to_work : str
+        ``'benefit_end'`` or ``'earnings_confirmed'`` (additionally AGI pay > 0 in the calendar
+        month after the spell's last month).
+    time_bands : tuple of int
+        First day (days since spell start) of each band of ``person_time``; starts at 0,
+        strictly increasing; the last band is open.
+    analyses : Mapping
+        The ``[analyses]`` table as written, for the analysis stage (not validated here).
+    source : str or None
+        The file the study was read from (None for the built-in defaults).
+    """
+
+    name: str = "default"
+    description: str = "Sick-leave spells starting 2018-01-01 to 2024-06-30, ages 16-64, FK's definitions."
+    spell_start_from: date = date(2018, 1, 1)
+    spell_start_to: date = date(2024, 6, 30)
+    age_min_years: int = 16
+    age_max_years: int = 64
+    min_spell_days: int = 14
+    gap_days: int = 5
+    include_rhp: bool = True
+    include_fsjp: bool = False
+    relapse_window_days: int = 30
+    return_to_work: str = "benefit_end"
+    time_bands: tuple[int, ...] = (0, 15, 31, 61, 91, 181, 366)
+    analyses: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), compare=False)
+    source: str | None = field(default=None, compare=False)
+
+    @property
+    def benefit_codes(self) -> tuple[str, ...]:
+        """The `Formankod` values whose periods take part in spells, in code-list order."""
+        optional = {"RHP": self.include_rhp, "FSJP": self.include_fsjp}
+        return tuple(c for c in codes("sickness_benefit") if optional.get(c, True))
+
+    def time_band_labels(self) -> tuple[str, ...]:
+        """Labels of `time_bands`: '0-14', '15-30', ..., '366+' (day indices, both ends included)."""
+        b = self.time_bands
+        return tuple(f"{lo}-{hi - 1}" for lo, hi in zip(b, b[1:])) + (f"{b[-1]}+",)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The choices as plain JSON-able values (dates as ISO strings), for the build record."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("analyses", "source")}
+        out["spell_start_from"] = self.spell_start_from.isoformat()
+        out["spell_start_to"] = self.spell_start_to.isoformat()
+        out["time_bands"] = list(self.time_bands)
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), sort_keys=True, ensure_ascii=False)
+
+
+# TOML layout: section -> key -> Study field. `[analyses]` is passed through.
+_LAYOUT: dict[str, dict[str, str]] = {
+    "study": {"name": "name", "description": "description"},
+    "period": {"spell_start_from": "spell_start_from", "spell_start_to": "spell_start_to"},
+    "population": {"age_min_years": "age_min_years", "age_max_years": "age_max_years", "min_spell_days": "min_spell_days"},
+    "spells": {"gap_days": "gap_days", "include_rhp": "include_rhp", "include_fsjp": "include_fsjp"},
+    "outcome": {"relapse_window_days": "relapse_window_days", "return_to_work": "return_to_work"},
+    "person_time": {"time_bands": "time_bands"},
+}
+_PASSTHROUGH = ("analyses", "disclosure")  # read by analyses/ and reports/disclosure.py
+_FIELD_TYPES = {f.name: f.type for f in fields(Study)}
+
+
+def _check_value(where: str, name: str, value: Any, errors: list[str]) -> Any:
+    """Type-check one value; append a message and return None when it is wrong."""
+    kind = _FIELD_TYPES[name]
+    if kind == "str":
+        if isinstance(value, str) and value.strip():
+            return value
+        errors.append(f"{where}: expected a non-empty text, got {value!r}")
+    elif kind == "bool":
+        if isinstance(value, bool):
+            return value
+        errors.append(f"{where}: expected true or false, got {value!r}")
+    elif kind == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        errors.append(f"{where}: expected a whole number, got {value!r}")
+    elif kind == "date":
+        if isinstance(value, date):
+            return value
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                pass
+        errors.append(f"{where}: expected a date YYYY-MM-DD, got {value!r}")
+    elif kind == "tuple[int, ...]":
+        if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return tuple(value)
+        errors.append(f"{where}: expected a non-empty list of whole numbers, got {value!r}")
+    else:  # pragma: no cover - a field added without a checker
+        raise TypeError(f"no checker for {name}: {kind}")
+    return None
+
+
+def _check_rules(values: dict[str, Any], errors: list[str]) -> None:
+    """Rules between values; only for values that passed their type check."""
+
+    def have(*names: str) -> bool:
+        return all(values.get(n) is not None for n in names)
+
+    if have("spell_start_from", "spell_start_to") and values["spell_start_from"] > values["spell_start_to"]:
+        errors.append(
+            f"[period]: spell_start_from {values['spell_start_from']} is after spell_start_to {values['spell_start_to']}"
+        )
+    for n in ("age_min_years", "age_max_years"):
+        if have(n) and not AGE_FLOOR_YEARS <= values[n] <= AGE_CEILING_YEARS:
+            errors.append(
+                f"[population] {n}: {values[n]} is outside {AGE_FLOOR_YEARS}-{AGE_CEILING_YEARS} "
+                "(LISA covers ages 16+, and the 65th birthday ends follow-up)"
+            )
+    if have("age_min_years", "age_max_years") and values["age_min_years"] > values["age_max_years"]:
+        errors.append(f"[population]: age_min_years {values['age_min_years']} is above age_max_years {values['age_max_years']}")
+    if have("min_spell_days") and values["min_spell_days"] < 0:
+        errors.append(f"[population] min_spell_days: must be 0 or more, got {values['min_spell_days']}")
+    if have("gap_days") and not 1 <= values["gap_days"] <= 365:
+        errors.append(
+            f"[spells] gap_days: must be 1-365 (1 joins only adjoining periods), got {values['gap_days']}"
+        )
+    if have("relapse_window_days") and not 1 <= values["relapse_window_days"] <= 365:
+        errors.append(f"[outcome] relapse_window_days: must be 1-365, got {values['relapse_window_days']}")
+    if have("return_to_work") and values["return_to_work"] not in RETURN_TO_WORK_DEFINITIONS:
+        errors.append(
+            f"[outcome] return_to_work: {values['return_to_work']!r} is not one of "
+            + ", ".join(repr(d) for d in RETURN_TO_WORK_DEFINITIONS)
+        )
+    if have("time_bands"):
+        bands = values["time_bands"]
+        if bands[0] != 0:
+            errors.append(f"[person_time] time_bands: the first band must start at 0, got {bands[0]}")
+        if any(b >= c for b, c in zip(bands, bands[1:])):
+            errors.append(f"[person_time] time_bands: band starts must be strictly increasing, got {list(bands)}")
+
+
+def study_from_mapping(data: Mapping[str, Any], source: str | None = None) -> Study:
+    """Build a `Study` from parsed TOML; raise `StudyDefinitionError` listing every error.
+
+    Parameters
+    ----------
+    data : Mapping
+        Sections as in `study.toml`. Missing sections and keys take the defaults.
+    source : str, optional
+        Name of the file, used in the messages.
+    """
+    errors: list[str] = []
+    values: dict[str, Any] = {}
+    for section, content in data.items():
+        if section in _PASSTHROUGH:
+            if not isinstance(content, Mapping):
+                errors.append(f"[{section}]: expected a table, got {content!r}")
+            continue
+        if section not in _LAYOUT:
+            known = ", ".join(f"[{s}]" for s in (*_LAYOUT, *_PASSTHROUGH))
+            errors.append(f"[{section}]: unknown section (known: {known})")
+            continue
+        if not isinstance(content, Mapping):
+            errors.append(f"[{section}]: expected a table, got {content!r}")
+            continue
+        for key, value in content.items():
+            name = _LAYOUT[section].get(key)
+            if name is None:
+                errors.append(f"[{section}] {key}: unknown key (known: {', '.join(_LAYOUT[section])})")
+                continue
+            values[name] = _check_value(f"[{section}] {key}", name, value, errors)
+    defaults = Study()
+    merged = {n: (values[n] if n in values else getattr(defaults, n)) for n in _FIELD_TYPES if n not in ("analyses", "source")}
+    _check_rules(merged, errors)
+    if errors:
+        where = source or "study definition"
+        raise StudyDefinitionError(
+            f"{where} has {len(errors)} error{'s' if len(errors) > 1 else ''}:\n" + "\n".join(f"  - {e}" for e in errors)
+        )
+    analyses = data.get("analyses", {})
+    return Study(**merged, analyses=MappingProxyType(dict(analyses)), source=source)
+
+
+def load_study(path: str | Path | None = None) -> Study:
+    """Read and validate a study file; None reads the repository's documented `study.toml`.
+
+    Without that file (an installed copy of koord) None gives `Study()`, whose defaults are
+    the documented file's (a test keeps them equal).
+
+    Raises
+    ------
+    StudyDefinitionError
+        The file is missing, is not valid TOML, or breaks any rule (all listed at once).
+    """
+    if path is None:
+        if not DEFAULT_STUDY_FILE.is_file():  # installed without the repository: the same defaults
+            return Study()
+        path = DEFAULT_STUDY_FILE
+    path = Path(path)
+    if not path.is_file():
+        raise StudyDefinitionError(f"study file {path} not found")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise StudyDefinitionError(f"{path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise StudyDefinitionError(f"{path} is not UTF-8 text: {exc}") from None
+    return study_from_mapping(data, source=str(path))
+
+
+__all__ = ["DEFAULT_STUDY_FILE", "RETURN_TO_WORK_DEFINITIONS", "Study", "load_study", "study_from_mapping"]

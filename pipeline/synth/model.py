@@ -1,0 +1,390 @@
+"""The planted outcome model of the synthetic deliveries: parameters and hazard arithmetic.
+
+Time ``t`` is days since the spell's first day (day 0 = ``InsjuknandeDatum``). A continuous
+event time ``T`` happens on day index ``ceil(T) - 1``, so follow-up lasts ``ceil(T)`` days
+(``followup_days = end_date - spell_start + 1``). The first coordination contact (GC001) is on
+day index ``t_c = floor(T_c)``; exposure switches at ``t_c`` (person-time ``(0, t_c]``
+unexposed, ``(t_c, followup_days]`` exposed), which matches the analysis tables.
+
+Covariates (all observable in the delivery, measured at spell start)
+    woman; age group ('16-29', '30-39' ref, '40-49', '50-59', '60-64') from
+    ``year(start) - birth_year`` (65+ is treated as '60-64'); occupation status at the first
+    FK period (ANST ref, ARBL, EGEN, OVR); partial extent at start (first period < 100 %);
+    prior sick leave (any FK benefit day in the 365 days before start); education group from
+    LISA ``Sun2000Niva`` (low 1-2, medium 3-4 ref, high 5-7, unknown = missing); born in
+    Sweden (``FodGrEg4 = 1``); diagnosis group of the first registered diagnosis.
+
+Linear predictor
+    ``eta = sum(beta[term] * x[term])`` over the terms of `SynthParameters.beta`; higher eta =
+    faster return to work.
+
+Return to work (recovery)
+    ``h_r(t) = (k / lam_g) (t / lam_g)^(k-1) * exp(eta) * exp(gamma_c * 1[t > t_c])`` with a
+    common Weibull shape ``k``, a scale ``lam_g`` per diagnosis group (from
+    `weibull_median_days`: ``lam = median / ln(2)^(1/k)``, the median at eta = 0 without
+    coordination) and ``gamma_c = log(HR)`` by chapter group (psychiatric 1.40,
+    musculoskeletal 1.20, other and unknown 1.10). Drawn by inverting the cumulative hazard
+    with one Exp(1) draw, piecewise before and after ``t_c``.
+
+Coordination (first GC001)
+    ``h_c(t) = r(t) * exp(u_region + delta_care_level + delta_chapter - alpha * eta)``, ``r``
+    piecewise constant on `coordination_band_starts` (low days 0-14, highest 15-60, lower
+    61-180, low 181-365, zero from 366); ``u_region ~ N(0, sigma^2)`` per home region (region
+    of residence on 31 December of the year before the spell starts), drawn from the seed and
+    recorded in truth.json; ``delta_care_level`` for the spell's main care level;
+    ``alpha > 0`` plants confounding by indication. A spell is coordinated if ``t_c`` falls
+    on or before its last day. Coordination affects return to work only.
+
+Competing events (independent of recovery and coordination given the covariates)
+    sickness compensation (SA, AE below age 30): piecewise-constant hazard rising with
+    duration times ``exp(sa_eta_coef * eta + sa_age_effect[age group])``; the spell ends the
+    day before the compensation starts. Death: constant hazard times age-group and
+    diagnosis-group effects; the spell ends on the death date. Emigration: constant hazard,
+    higher for the foreign-born; the spell ends on the emigration date. The 65th birthday
+    (1 July of birth year + 65) ends follow-up; extraction censors it.
+
+Employees (ANST) are paid by the employer for days 0-13, so their spells enter MiDAS only if
+they last beyond day 14: every event time of an employee spell is drawn conditional on
+exceeding 14 days (delayed entry), which leaves the hazards after day 14 unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+import numpy as np
+
+from data_schemas.codes import chapter_group_of, code_list, diagnosis_group_of, diagnosis_groups
+
+AGE_GROUPS = ("16-29", "30-39", "40-49", "50-59", "60-64")
+AGE_GROUP_LOWER = (16, 30, 40, 50, 60)
+EDUCATION_GROUPS = ("low", "medium", "high", "unknown")
+OCCUPATIONS = tuple(c.code for c in code_list("occupation_status_fk"))  # ANST, ARBL, EGEN, OVR
+CARE_LEVELS = tuple(c.code for c in code_list("care_level"))  # PV, SSV, PSY
+CHAPTER_GROUPS = tuple(c.code for c in code_list("chapter_groups"))
+DIAGNOSIS_GROUPS = tuple(g.group for g in diagnosis_groups())  # order used for integer indices
+
+
+def _frozen(d: Mapping) -> Mapping:
+    return MappingProxyType(dict(d))
+
+
+def _m(**kw) -> Mapping:
+    return field(default_factory=lambda: _frozen(kw))
+
+
+# ICD-10-SE codes (canonical form) drawn within each diagnosis group, with weights.
+_DIAGNOSIS_CODES = {
+    "stress": (("F438A", 0.55), ("F432", 0.18), ("F439", 0.10), ("F438", 0.08), ("F431", 0.05), ("F430", 0.04)),
+    "depression": (("F329", 0.25), ("F321", 0.22), ("F320", 0.12), ("F322", 0.08), ("F331", 0.15), ("F339", 0.10), ("F32", 0.08)),
+    "anxiety": (("F411", 0.35), ("F419", 0.25), ("F412", 0.20), ("F410", 0.10), ("F41", 0.10)),
+    "other_psychiatric": (("F100", 0.10), ("F200", 0.05), ("F319", 0.12), ("F400", 0.08), ("F429", 0.07), ("F452", 0.10),
+                          ("F603", 0.05), ("F900", 0.18), ("F840", 0.10), ("F509", 0.05), ("F480", 0.10)),
+    "back_pain": (("M545", 0.45), ("M544", 0.20), ("M542", 0.15), ("M543", 0.08), ("M54", 0.12)),
+    "other_musculoskeletal": (("M171", 0.08), ("M161", 0.07), ("M751", 0.14), ("M797", 0.10), ("M511", 0.12), ("M771", 0.08),
+                              ("M653", 0.05), ("M232", 0.08), ("M199", 0.06), ("M255", 0.08), ("M479", 0.05), ("M531", 0.09)),
+    "neoplasms": (("C509", 0.35), ("C189", 0.10), ("C619", 0.10), ("C349", 0.08), ("D050", 0.07), ("C439", 0.08),
+                  ("C719", 0.05), ("D259", 0.07), ("C56", 0.05), ("C64", 0.05)),
+    "circulatory": (("I219", 0.20), ("I639", 0.20), ("I10", 0.12), ("I251", 0.15), ("I489", 0.15), ("I500", 0.10), ("I209", 0.08)),
+    "respiratory": (("J069", 0.40), ("J189", 0.15), ("J459", 0.12), ("J441", 0.08), ("J209", 0.15), ("J019", 0.05), ("J329", 0.05)),
+    "nervous": (("G439", 0.30), ("G35", 0.15), ("G409", 0.12), ("G560", 0.18), ("G473", 0.15), ("G933", 0.10)),
+    "injuries": (("S824", 0.12), ("S626", 0.12), ("S525", 0.15), ("S834", 0.12), ("S422", 0.10), ("S934", 0.14), ("T149", 0.10),
+                 ("S720", 0.05), ("S134", 0.10)),
+    "pregnancy": (("O260", 0.10), ("O219", 0.20), ("O998", 0.15), ("O479", 0.15), ("O268", 0.30), ("O133", 0.10)),
+    "symptoms": (("R529", 0.20), ("R53", 0.30), ("R51", 0.15), ("R42", 0.15), ("R104", 0.10), ("R060", 0.10)),
+    "covid_special": (("U071", 0.70), ("U099", 0.20), ("U089", 0.10)),
+    "other_chapters": (("K358", 0.08), ("K802", 0.08), ("N809", 0.10), ("E119", 0.08), ("H811", 0.08), ("Z736", 0.10),
+                       ("B349", 0.12), ("K409", 0.08), ("L409", 0.06), ("A099", 0.12), ("K589", 0.10)),
+}
+
+
+@dataclass(frozen=True)
+class SynthParameters:
+    """Every planted parameter of the generator (all written to truth.json).
+
+    Hazards are per day; effects are log hazard ratios unless named ``*_hr``.
+    """
+
+    # --- population -------------------------------------------------------------------
+    share_women: float = 0.635
+    # Age in the middle year of the period: (low, high inclusive, share).
+    age_bands: tuple = ((17, 24, 0.06), (25, 34, 0.21), (35, 44, 0.24), (45, 54, 0.26), (55, 64, 0.21), (65, 69, 0.02))
+    occupation_shares: Mapping = _m(ANST=0.755, ARBL=0.125, EGEN=0.045, OVR=0.075)
+    occupation_redraw_per_spell: float = 0.10
+    # SUN 2000 level shares (None = missing).
+    education_shares: Mapping = _m(**{"1": 0.03, "2": 0.10, "3": 0.17, "4": 0.27, "5": 0.16, "6": 0.245, "7": 0.01, "missing": 0.015})
+    birth_region_shares: Mapping = _m(**{"1": 0.80, "2": 0.03, "3": 0.06, "4": 0.11})
+    region_move_per_year: float = 0.02
+    spells_per_person_shares: tuple = (0.55, 0.27, 0.12, 0.06)  # 1, 2, 3, 4 intended spells
+    relapse_share: float = 0.05  # of recoveries followed by another spell: starts 8-28 days after
+    relapse_gap_days: tuple = (8, 28)  # next start - last day; never <= 5 (would merge)
+    new_spell_gap_min_days: int = 35  # other gaps: next start - last day >= 35 ...
+    new_spell_gap_mean_extra_days: float = 420.0  # ... + Exp(mean)
+
+    # --- diagnosis and start ------------------------------------------------------------
+    diagnosis_group_shares_women: Mapping = _m(
+        stress=0.215, depression=0.08, anxiety=0.06, other_psychiatric=0.04, back_pain=0.065,
+        other_musculoskeletal=0.095, neoplasms=0.035, circulatory=0.02, respiratory=0.085, nervous=0.03,
+        injuries=0.055, pregnancy=0.05, symptoms=0.05, covid_special=0.03, other_chapters=0.065, unknown=0.025)
+    diagnosis_group_shares_men: Mapping = _m(
+        stress=0.13, depression=0.065, anxiety=0.045, other_psychiatric=0.05, back_pain=0.09,
+        other_musculoskeletal=0.13, neoplasms=0.03, circulatory=0.045, respiratory=0.09, nervous=0.03,
+        injuries=0.105, pregnancy=0.0, symptoms=0.05, covid_special=0.03, other_chapters=0.085, unknown=0.025)
+    diagnosis_codes: Mapping = field(default_factory=lambda: _frozen(_DIAGNOSIS_CODES))
+    extent_at_start_shares: Mapping = _m(**{"100": 0.80, "75": 0.05, "50": 0.13, "25": 0.02})
+    # Main care level (issuer of the certificate) by chapter group and for some groups.
+    care_level_shares_psychiatric: Mapping = _m(PV=0.72, PSY=0.25, SSV=0.03)
+    care_level_shares_somatic: Mapping = _m(PV=0.82, PSY=0.01, SSV=0.17)
+    care_level_shares_specialised: Mapping = _m(PV=0.35, PSY=0.0, SSV=0.65)  # neoplasms, circulatory
+    specialised_groups: tuple = ("neoplasms", "circulatory")
+
+    # --- return to work -----------------------------------------------------------------
+    weibull_shape: float = 0.80
+    weibull_median_days: Mapping = _m(
+        stress=110.0, depression=118.0, anxiety=95.0, other_psychiatric=100.0, back_pain=22.0,
+        other_musculoskeletal=60.0, neoplasms=150.0, circulatory=75.0, respiratory=8.0, nervous=55.0,
+        injuries=38.0, pregnancy=40.0, symptoms=22.0, covid_special=16.0, other_chapters=28.0, unknown=25.0)
+    beta: Mapping = _m(
+        woman=-0.10, age_16_29=0.15, age_40_49=-0.10, age_50_59=-0.25, age_60_64=-0.40,
+        occupation_ARBL=-0.60, occupation_EGEN=0.10, occupation_OVR=-0.30, partial_extent=0.30,
+        prior_sick_leave=-0.25, education_low=-0.15, education_high=0.15, education_unknown=-0.10,
+        born_in_sweden=0.10)
+    coordination_hr: Mapping = _m(psychiatric=1.40, musculoskeletal=1.20, other=1.10, unknown=1.10)
+
+    # --- coordination (first GC001) -----------------------------------------------------
+    coordination_band_starts: tuple = (0, 15, 61, 181, 366)
+    coordination_band_rates: tuple = (0.0006, 0.0033, 0.0013, 0.0004, 0.0)
+    coordination_region_sd: float = 0.40
+    coordination_care_level_effect: Mapping = _m(PV=0.0, PSY=-0.25, SSV=-0.9)
+    coordination_chapter_effect: Mapping = _m(psychiatric=0.30, musculoskeletal=0.10, other=0.0, unknown=-0.50)
+    coordination_alpha: float = 0.60
+    gc001_in_home_region_share: float = 0.90
+    gc001_extra_contacts_max: int = 5
+
+    # --- competing events ---------------------------------------------------------------
+    sa_band_starts: tuple = (0, 90, 181, 366, 731)
+    sa_band_rates: tuple = (0.0, 0.00003, 0.00022, 0.00045, 0.0006)
+    sa_eta_coef: float = -0.8
+    sa_age_effect: Mapping = _m(**{"16-29": -0.6, "30-39": -0.3, "40-49": 0.0, "50-59": 0.35, "60-64": 0.6})
+    activity_compensation_below_age: int = 30
+    death_rate: float = 0.000012  # per day, age group 40-49, ordinary diagnoses
+    death_age_effect: Mapping = _m(**{"16-29": -1.2, "30-39": -0.6, "40-49": 0.0, "50-59": 0.7, "60-64": 1.3})
+    death_group_effect: Mapping = _m(neoplasms=3.0, circulatory=1.6, other_psychiatric=0.7, depression=0.4)
+    emigration_rate: float = 0.000015  # per day, born in Sweden
+    emigration_foreign_born_effect: float = 1.2
+
+    # --- derived ------------------------------------------------------------------------
+    def weibull_scale(self, group: str) -> float:
+        """``lam_g`` such that the median at eta = 0 without coordination is the stated one."""
+        return self.weibull_median_days[group] / math.log(2.0) ** (1.0 / self.weibull_shape)
+
+    def scales(self) -> np.ndarray:
+        """``lam_g`` indexed like `DIAGNOSIS_GROUPS`."""
+        return np.array([self.weibull_scale(g) for g in DIAGNOSIS_GROUPS])
+
+    def coordination_log_hr(self, chapter_group: str) -> float:
+        return math.log(self.coordination_hr[chapter_group])
+
+    def gammas_by_group(self) -> np.ndarray:
+        """``gamma_c`` (log HR) indexed like `DIAGNOSIS_GROUPS` through their chapter group."""
+        return np.array([self.coordination_log_hr(chapter_group_of(g)) for g in DIAGNOSIS_GROUPS])
+
+    def to_dict(self) -> dict:
+        """JSON-ready dictionary of every parameter, with the derived Weibull scales."""
+        out = {f: _plain(getattr(self, f)) for f in self.__dataclass_fields__}
+        out["weibull_scale_days"] = {g: self.weibull_scale(g) for g in DIAGNOSIS_GROUPS}
+        out["coordination_log_hr"] = {c: self.coordination_log_hr(c) for c in self.coordination_hr}
+        return out
+
+    def validate(self) -> None:
+        """Raise ValueError if shares do not sum to one or groups/codes are inconsistent."""
+        for name in ("occupation_shares", "education_shares", "birth_region_shares", "extent_at_start_shares",
+                     "diagnosis_group_shares_women", "diagnosis_group_shares_men", "care_level_shares_psychiatric",
+                     "care_level_shares_somatic", "care_level_shares_specialised"):
+            total = sum(getattr(self, name).values())
+            if abs(total - 1.0) > 1e-9:
+                raise ValueError(f"{name} sums to {total}, not 1")
+        if abs(sum(s for *_, s in self.age_bands) - 1) > 1e-9 or abs(sum(self.spells_per_person_shares) - 1) > 1e-9:
+            raise ValueError("age_bands or spells_per_person_shares do not sum to 1")
+        for shares in (self.diagnosis_group_shares_women, self.diagnosis_group_shares_men, self.weibull_median_days):
+            if set(shares) != set(DIAGNOSIS_GROUPS):
+                raise ValueError(f"diagnosis groups differ from data_schemas: {sorted(set(shares) ^ set(DIAGNOSIS_GROUPS))}")
+        for group, codes in self.diagnosis_codes.items():
+            for code, _ in codes:
+                if diagnosis_group_of(code) != group:
+                    raise ValueError(f"code {code} is in group {diagnosis_group_of(code)}, not {group}")
+            if abs(sum(w for _, w in codes) - 1) > 1e-9:
+                raise ValueError(f"code weights of {group} do not sum to 1")
+
+
+def _plain(v):
+    if isinstance(v, Mapping):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (tuple, list)):
+        return [_plain(x) for x in v]
+    return v
+
+
+DEFAULT_PARAMETERS = SynthParameters()
+
+
+# --- covariates and linear predictor ---------------------------------------------------------
+
+def age_group_index(age_years: np.ndarray) -> np.ndarray:
+    """Index into `AGE_GROUPS` (ages above 64 fall in '60-64', below 16 in '16-29')."""
+    return np.clip(np.searchsorted(np.array(AGE_GROUP_LOWER), age_years, side="right") - 1, 0, len(AGE_GROUPS) - 1)
+
+
+def education_group_index(sun_level: np.ndarray) -> np.ndarray:
+    """Index into `EDUCATION_GROUPS` from SUN levels 1-7 (0 = missing)."""
+    lv = np.asarray(sun_level)
+    return np.select([lv == 0, lv <= 2, lv <= 4], [3, 0, 1], default=2)
+
+
+def linear_predictor(
+    params: SynthParameters,
+    *,
+    is_woman: np.ndarray,
+    age_group: np.ndarray,
+    occupation: np.ndarray,
+    is_partial_extent: np.ndarray,
+    has_prior_sick_leave: np.ndarray,
+    education_group: np.ndarray,
+    is_born_in_sweden: np.ndarray,
+) -> np.ndarray:
+    """``eta`` for arrays of covariates (age/occupation/education as indices into the tuples above)."""
+    b = params.beta
+    age_terms = np.array([b["age_16_29"], 0.0, b["age_40_49"], b["age_50_59"], b["age_60_64"]])
+    occ_terms = np.array([0.0 if o == "ANST" else b[f"occupation_{o}"] for o in OCCUPATIONS])
+    edu_terms = np.array([b["education_low"], 0.0, b["education_high"], b["education_unknown"]])
+    return (
+        b["woman"] * np.asarray(is_woman, float)
+        + age_terms[age_group]
+        + occ_terms[occupation]
+        + b["partial_extent"] * np.asarray(is_partial_extent, float)
+        + b["prior_sick_leave"] * np.asarray(has_prior_sick_leave, float)
+        + edu_terms[education_group]
+        + b["born_in_sweden"] * np.asarray(is_born_in_sweden, float)
+    )
+
+
+# --- hazard inversions -----------------------------------------------------------------------
+
+def weibull_cumhaz(t: np.ndarray, scale: np.ndarray, shape: float) -> np.ndarray:
+    return (np.maximum(t, 0.0) / scale) ** shape
+
+
+def recovery_cumhaz(t, *, eta, scale, shape, gamma, t_c):
+    """Cumulative recovery hazard ``H_r(t)`` (``t_c = inf`` for never coordinated)."""
+    t = np.asarray(t, float)
+    c = np.exp(eta)
+    before = weibull_cumhaz(np.minimum(t, t_c), scale, shape)
+    after = np.where(t > t_c, weibull_cumhaz(t, scale, shape) - weibull_cumhaz(np.minimum(t, t_c), scale, shape), 0.0)
+    return c * (before + np.exp(gamma) * after)
+
+
+def draw_recovery_times(e1, *, eta, scale, shape, gamma, t_c, entry):
+    """Invert ``H_r(T) = H_r(entry) + e1`` (``e1 ~ Exp(1)``), piecewise before/after ``t_c``."""
+    c = np.exp(eta)
+    target = recovery_cumhaz(entry, eta=eta, scale=scale, shape=shape, gamma=gamma, t_c=t_c) + e1
+    h_at_tc = c * weibull_cumhaz(np.minimum(t_c, 1e12), scale, shape)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        t_before = scale * (target / c) ** (1.0 / shape)
+        inner = (np.minimum(t_c, 1e12) / scale) ** shape + (target - h_at_tc) / (c * np.exp(gamma))
+        t_after = scale * np.maximum(inner, 0.0) ** (1.0 / shape)
+    return np.where(target <= h_at_tc, t_before, t_after)
+
+
+def piecewise_cumhaz(t, band_starts, band_rates, multiplier):
+    """Cumulative hazard of a piecewise-constant baseline (last band open) times `multiplier`."""
+    starts = np.asarray(band_starts, float)
+    rates = np.asarray(band_rates, float)
+    cum = np.concatenate([[0.0], np.cumsum(rates[:-1] * np.diff(starts))])
+    t = np.asarray(t, float)
+    j = np.searchsorted(starts, t, side="right") - 1
+    return multiplier * (cum[j] + rates[j] * (t - starts[j]))
+
+
+def draw_piecewise_times(e1, band_starts, band_rates, multiplier, entry):
+    """Invert ``H(T) = H(entry) + e1`` for a piecewise-constant hazard; ``inf`` if never."""
+    starts = np.asarray(band_starts, float)
+    rates = np.asarray(band_rates, float)
+    cum = np.concatenate([[0.0], np.cumsum(rates[:-1] * np.diff(starts))])
+    multiplier = np.asarray(multiplier, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = piecewise_cumhaz(entry, band_starts, band_rates, 1.0) + e1 / multiplier
+        j = np.searchsorted(cum, q, side="right") - 1
+        # A band whose rate is zero cannot hold the event: move to the next band with hazard.
+        t = starts[j] + (q - cum[j]) / rates[j]
+    last_open_zero = rates[-1] == 0
+    never = (j == len(starts) - 1) & last_open_zero
+    t = np.where(never | ~np.isfinite(t), np.inf, t)
+    return t
+
+
+def coordination_log_multiplier(params, *, u_region, care_level, chapter_group, eta):
+    """``u_region + delta_care_level + delta_chapter - alpha * eta`` (care/chapter as indices)."""
+    care = np.array([params.coordination_care_level_effect[c] for c in CARE_LEVELS])
+    chap = np.array([params.coordination_chapter_effect[c] for c in CHAPTER_GROUPS])
+    return u_region + care[care_level] + chap[chapter_group] - params.coordination_alpha * eta
+
+
+def death_log_multiplier(params, *, age_group, diagnosis_group):
+    age = np.array([params.death_age_effect[a] for a in AGE_GROUPS])
+    grp = np.array([params.death_group_effect.get(g, 0.0) for g in DIAGNOSIS_GROUPS])
+    return age[age_group] + grp[diagnosis_group]
+
+
+def sa_log_multiplier(params, *, age_group, eta):
+    age = np.array([params.sa_age_effect[a] for a in AGE_GROUPS])
+    return age[age_group] + params.sa_eta_coef * eta
+
+
+def return_to_work_cumulative_incidence(
+    params: SynthParameters,
+    days: np.ndarray,
+    *,
+    eta: float,
+    diagnosis_group: str,
+    age_group: str,
+    is_born_in_sweden: bool,
+    u_region: float = 0.0,
+    t_c: float = math.inf,
+    entry: float = 0.0,
+    step: float = 0.25,
+) -> np.ndarray:
+    """True cumulative incidence of recovery by `days` for one covariate pattern.
+
+    The latent model only (recovery against death, sickness compensation and emigration;
+    no age-65 or extraction censoring, no relapse rule). ``t_c`` fixes the day coordination
+    starts (``inf`` = never: the counterfactual without coordination); ``entry`` conditions
+    on being sick at that day (14 for spells that enter the study). `u_region` is unused by
+    the recovery model and accepted for symmetry with the coordination model.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``P(recovery by t | sick at entry)`` for each ``t`` in `days` (days since spell start).
+    """
+    days = np.asarray(days, float)
+    g = DIAGNOSIS_GROUPS.index(diagnosis_group)
+    a = AGE_GROUPS.index(age_group)
+    scale = params.weibull_scale(diagnosis_group)
+    gamma = params.coordination_log_hr(chapter_group_of(diagnosis_group))
+    grid = np.arange(entry, max(days.max(), entry) + step, step)
+    h_r = np.diff(recovery_cumhaz(grid, eta=eta, scale=scale, shape=params.weibull_shape, gamma=gamma, t_c=t_c))
+    death = params.death_rate * math.exp(death_log_multiplier(params, age_group=np.array([a]), diagnosis_group=np.array([g]))[0])
+    emig = params.emigration_rate * math.exp(0.0 if is_born_in_sweden else params.emigration_foreign_born_effect)
+    sa_mult = math.exp(sa_log_multiplier(params, age_group=np.array([a]), eta=np.array([eta]))[0])
+    h_sa = np.diff(piecewise_cumhaz(grid, params.sa_band_starts, params.sa_band_rates, sa_mult))
+    h_all = h_r + h_sa + (death + emig) * step
+    surv_before = np.exp(-np.concatenate([[0.0], np.cumsum(h_all)[:-1]]))
+    # Exact within a step when hazards are constant over it: share of the step's exits that are recoveries.
+    p_exit = 1.0 - np.exp(-h_all)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share_r = np.where(h_all > 0, h_r / h_all, 0.0)
+    cif = np.concatenate([[0.0], np.cumsum(surv_before * p_exit * share_r)])
+    return np.interp(days, grid, cif, left=0.0)
