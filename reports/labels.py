@@ -1,0 +1,121 @@
+"""Swedish labels for the values of the analysis tables, derived from the code lists where they exist.
+
+Values and code lists are declared once in `data_schemas`; this module only adds the Swedish
+words a reader needs where no code list carries them (plural sex headings, age and education
+groups, booleans).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+from data_schemas.codes import code_list, labels_sv, regions
+
+SEX_PLURAL_SV = {"woman": "Kvinnor", "man": "Män", "all": "Totalt"}
+SEX_SINGULAR_SV = {"woman": "kvinnor", "man": "män", "all": "samtliga"}
+
+EDUCATION_GROUP_SV = {
+    "low": "Förgymnasial (SUN 2000 nivå 1–2)",
+    "medium": "Gymnasial (nivå 3–4)",
+    "high": "Eftergymnasial (nivå 5–7)",
+    "unknown": "Uppgift saknas",
+}
+
+YES_NO_SV = {True: "Ja", False: "Nej"}
+MISSING_SV = "Uppgift saknas"
+
+END_REASON_SV = {
+    "return_to_work": "Återgång i arbete",
+    "sickness_compensation": "Sjuk- eller aktivitetsersättning",
+    "death": "Död",
+    "emigration": "Utvandring",
+    "age_65": "Fyllde 65 år",
+    "censored": "Censurerad (uppföljningen slut eller återfall)",
+}
+
+ARM_SV = {True: "Koordinerad", False: "Ej koordinerad", "coordinated": "Koordinerad", "uncoordinated": "Ej koordinerad",
+          "not_coordinated": "Ej koordinerad", "1": "Koordinerad", "0": "Ej koordinerad", 1: "Koordinerad", 0: "Ej koordinerad",
+          "coordination_now": "Koordinering nu", "not_now": "Inte nu", "koordinerad": "Koordinerad",
+          "ej_koordinerad": "Ej koordinerad"}
+# Levels the analysis designs write besides the code lists' values.
+DESIGN_LEVELS_SV = {"other_levels": "Övriga (sammanslagna, för få händelser var för sig)", "missing": "Uppgift saknas",
+                    "true": "Ja", "false": "Nej"}
+
+# What a subgroup variable is called in the text.
+SUBGROUP_SV = {
+    "all": "Samtliga",
+    "overall": "Samtliga",
+    "sex": "Kön",
+    "age_group": "Åldersgrupp",
+    "diagnosis_group": "Diagnosgrupp",
+    "diagnosis_chapter_group": "Diagnoskapitel",
+    "home_region_code": "Hemregion",
+    "home_region_name": "Hemregion",
+    "region": "Hemregion",
+    "region_code": "Hemregion",
+    "education_group": "Utbildning",
+    "occupation_status": "Sysselsättning",
+    "is_born_in_sweden": "Född i Sverige",
+    "birth_region_code": "Födelseregion",
+}
+
+ESTIMAND_SV = {
+    "hazard_ratio": "Hasardkvot (HR)",
+    "subdistribution_hazard_ratio": "Subdistributions-hasardkvot",
+    "cause_specific_hazard_ratio": "Orsaksspecifik hasardkvot",
+    "rate_ratio": "Incidenskvot (IRR)",
+    "risk_difference": "Riskskillnad",
+    "risk_ratio": "Riskkvot",
+    "cumulative_incidence": "Kumulativ incidens",
+    "survival": "Andel kvar i sjukfall",
+    "restricted_mean": "Begränsad medeltid",
+    "heterogeneity_wald_chi2": "Wald χ² (lika samband)",
+    "e_value": "E-värde",
+}
+
+RATIO_ESTIMANDS = {"hazard_ratio", "subdistribution_hazard_ratio", "cause_specific_hazard_ratio", "rate_ratio",
+                   "risk_ratio", "odds_ratio"}
+
+
+def age_group_sv(label: str) -> str:
+    return label.replace("-", "–") + " år"
+
+
+def value_label(variable: str, value: Hashable) -> str:
+    """The Swedish label of one value of an analysis-table column (falls back to the value)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return MISSING_SV
+    if isinstance(value, str) and value in DESIGN_LEVELS_SV:
+        return DESIGN_LEVELS_SV[value]
+    if variable == "sex":
+        return SEX_PLURAL_SV.get(str(value), str(value))
+    if variable == "age_group":
+        return age_group_sv(str(value))
+    if variable == "education_group":
+        return EDUCATION_GROUP_SV.get(str(value), str(value))
+    if variable in ("diagnosis_group",):
+        return {c.code: c.label_sv for c in code_list("diagnosis_groups")}.get(str(value), str(value))
+    if variable == "diagnosis_chapter_group":
+        return {c.code: c.label_sv for c in code_list("chapter_groups")}.get(str(value), str(value))
+    if variable in ("home_region_code", "region_code", "region", "first_gc001_region_code"):
+        return {r.code: r.name for r in regions()}.get(str(value), str(value))
+    if variable == "occupation_status":
+        return labels_sv("occupation_status_fk").get(str(value), str(value))
+    if variable == "birth_region_code":
+        return labels_sv("birth_region").get(str(value), str(value))
+    if variable in ("extent_at_start_pct", "extent_at_end_pct"):
+        return labels_sv("extent").get(str(value), f"{value} %")
+    if variable == "end_reason":
+        return END_REASON_SV.get(str(value), str(value))
+    if variable in ("arm", "is_coordinated", "treatment", "exposure"):
+        return ARM_SV.get(value, str(value))
+    if isinstance(value, bool):
+        return YES_NO_SV[value]
+    return str(value)
+
+
+def subgroup_label(subgroup: str | None, level: Hashable) -> str:
+    """``('age_group', '30-39') -> 'Åldersgrupp: 30–39 år'``; overall rows -> 'Samtliga'."""
+    if subgroup in (None, "", "all", "overall") or (isinstance(subgroup, float) and subgroup != subgroup):
+        return "Samtliga"
+    return f"{SUBGROUP_SV.get(str(subgroup), str(subgroup))}: {value_label(str(subgroup), level)}"

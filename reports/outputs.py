@@ -1,0 +1,50 @@
+"""The declaration of every output the report may show, with its disclosure class.
+
+An output not declared here cannot be checked (`declaration` raises), so cannot be shown.
+Outputs that exist once per analysis carry the key of their declaration and an instance id
+(``modell:<analysis_id>``).
+"""
+
+from __future__ import annotations
+
+from reports.disclosure import DisclosureClass as C
+from reports.disclosure import OutputDeclaration as D
+
+OUTPUTS: tuple[D, ...] = (
+    D("leveransfiler", C.FREQUENCY, "Rader per levererad fil",
+      "Antal rader i varje fil av leveransen (raw._manifest.rows_in)."),
+    D("bortfall", C.FREQUENCY, "Urvalsflöde",
+      "Personer och sjukfall kvar efter varje urvalssteg, och hur många varje steg tog bort, efter kön (attrition)."),
+    D("tabell1", C.FREQUENCY, "Tabell 1: studiepopulationen efter kön",
+      "Sjukfall efter bakgrundsvariabler vid sjukfallets start, för kvinnor, män och totalt (spells)."),
+    D("avslut", C.FREQUENCY, "Hur uppföljningen av sjukfallen slutade",
+      "Sjukfall efter end_reason, kön och koordinering (spells)."),
+    D("regioner", C.FREQUENCY, "Sjukfall och koordinering per hemregion",
+      "Sjukfall efter hemregion, kön och koordinering (spells)."),
+    D("inkomst", C.MAGNITUDE, "Arbetsinkomst före och efter sjukfallet",
+      "Medelvärde av månadsinkomst (AGI) före sjukfallet och månaden efter, efter kön och koordinering (spells)."),
+    D("modell", C.MODEL, "Modellresultat",
+      "En resultattabell från koord analyse (schema results), en rad per skattning."),
+    D("diagnostik", C.MODEL, "Diagnostik",
+      "Diagnostiska mått för analyserna (t.ex. balans, proportionella hasarder, konvergens)."),
+    D("kurva", C.SURVIVAL_CURVE, "Kumulativ incidens",
+      "Kurvtabell från koord analyse: skattning, antal i risk och händelser per steg."),
+    D("figur_kurva", C.FIGURE, "Figur: kumulativ incidens", "Ritad ur en kontrollerad kurva."),
+    D("figur_forest", C.FIGURE, "Figur: skattningar per undergrupp", "Ritad ur kontrollerade modellresultat."),
+)
+
+_BY_KEY = {d.key: d for d in OUTPUTS}
+
+
+def declaration(key: str) -> D:
+    """The declaration of output kind ``key``; an undeclared kind is an error."""
+    try:
+        return _BY_KEY[key]
+    except KeyError:
+        raise KeyError(f"output {key!r} is not declared in reports/outputs.py; declared: {', '.join(_BY_KEY)}") from None
+
+
+def instance_id(key: str, instance: str) -> str:
+    """Id of one instance of a declared output: ``modell:rtw_cox``."""
+    declaration(key)
+    return f"{key}:{instance}"

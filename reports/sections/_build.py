@@ -1,0 +1,100 @@
+"""Pure builders shared by sections: counts from aggregate frames to `CountTable`s with their equations."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from data_schemas.tables import SEXES
+from pipeline.errors import ContractViolation
+from reports.disclosure import CountTable, Equation, with_margins
+
+TOTAL = "Totalt"
+MISSING = "__saknas__"  # row label of NULL values, so the rows add up to the margin
+UNKNOWN_SEX = "unknown"
+
+
+def crosstab_by_sex(
+    counts: pd.DataFrame,
+    *,
+    value_column: str = "value",
+    categories: Sequence[Hashable] | None = None,
+    group_axis: str | None = "columns",
+) -> CountTable:
+    """Counts by category (rows) and sex (columns) with both margins.
+
+    Parameters
+    ----------
+    counts : DataFrame
+        One row per (sex, value) with ``n``; NULL values become the row `MISSING`.
+    categories : values in the order to show; values not listed follow in sorted order.
+        Categories with no count in either sex are left out (an empty row says nothing).
+    """
+    frame = counts.copy()
+    frame[value_column] = frame[value_column].astype(object).where(frame[value_column].notna(), MISSING)
+    unknown_sex = sorted(set(frame["sex"]) - set(SEXES))
+    if unknown_sex:
+        raise ContractViolation(f"sex values {unknown_sex} are not {SEXES} (data_schemas.tables.SEXES)")
+    wide = frame.pivot_table(index=value_column, columns="sex", values="n", aggfunc="sum", fill_value=0)
+    wide = wide.reindex(columns=list(SEXES), fill_value=0)
+    order = list(categories or [])
+    rest = sorted((v for v in wide.index if v not in order and v != MISSING), key=str)
+    rows = [v for v in order if v in wide.index] + rest + ([MISSING] if MISSING in wide.index else [])
+    wide = wide.reindex(pd.Index(rows, dtype=object))
+    wide = wide[wide.sum(axis=1) > 0]
+    wide.index.name = None
+    wide.columns.name = None
+    return with_margins(wide.astype("int64"), total_label=TOTAL, group_axis=group_axis)  # type: ignore[arg-type]
+
+
+def attrition_table(attrition: pd.DataFrame, measure: str) -> CountTable | None:
+    """The inclusion flow of one measure (``n_persons`` or ``n_spells``) as a count table.
+
+    Rows ``'<k>:kvar'`` hold what remains after step k and ``'<k>:bort'`` what step k removed;
+    columns women, men, unknown sex (counted under 'all' only, when any) and the total.
+    Equations: each row's total is the sum over sex; each step's remainder plus what the
+    next step removed is the previous remainder. Returns None when the measure is empty.
+    """
+    data = attrition[attrition[measure].notna()]
+    if data.empty:
+        return None
+    wide = data.pivot_table(index="step_order", columns="sex", values=measure, aggfunc="sum")
+    if "all" not in wide.columns:
+        raise ContractViolation("attrition has no rows with sex = 'all'")
+    wide = wide.reindex(columns=[*SEXES, "all"]).fillna(0).astype("int64").sort_index()
+    wide[UNKNOWN_SEX] = wide["all"] - wide[list(SEXES)].sum(axis=1)
+    if (wide[UNKNOWN_SEX] < 0).any():
+        raise ContractViolation(f"attrition {measure}: women and men add up to more than all")
+    columns = [*SEXES] + ([UNKNOWN_SEX] if (wide[UNKNOWN_SEX] > 0).any() else []) + ["all"]
+    wide = wide[columns].rename(columns={"all": TOTAL})
+    rows: list[pd.Series] = []
+    equations: list[Equation] = []
+    steps = list(wide.index)
+    for i, k in enumerate(steps):
+        kept = f"{k}:kvar"
+        rows.append(wide.loc[k].rename(kept))
+        if i:
+            removed = f"{k}:bort"
+            diff = wide.loc[steps[i - 1]] - wide.loc[k]
+            if (diff < 0).any():
+                raise ContractViolation(f"attrition {measure}: step {k} keeps more than step {steps[i - 1]}")
+            rows.append(diff.rename(removed))
+            prev = f"{steps[i - 1]}:kvar"
+            equations += [Equation((prev, c), ((kept, c), (removed, c))) for c in wide.columns]
+    table = pd.DataFrame(rows)
+    sex_cols = [c for c in table.columns if c != TOTAL]
+    equations += [Equation((r, TOTAL), tuple((r, c) for c in sex_cols)) for r in table.index]
+    return CountTable(table.astype("int64"), tuple(equations), group_axis=None)
+
+
+def counts_single_column(values: pd.Series, column: str) -> CountTable:
+    """A list of counts without published sums (e.g. rows per delivered file)."""
+    frame = pd.DataFrame({column: values.astype("int64")})
+    frame.index = [str(i) for i in frame.index]
+    return CountTable(frame, (), group_axis=None)
+
+
+def is_number(x: object) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)

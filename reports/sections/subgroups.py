@@ -1,0 +1,94 @@
+"""Section: the association by subgroup (age, diagnosis group, region ...) for women and men, with forest plots."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+from markupsafe import Markup
+
+from pipeline.errors import DisclosureError
+from reports.disclosure import FigureOutput, Output
+from reports.figures import forest_figure
+from reports.inputs import RESULTS_SCHEMA, ReportInputs
+from reports.labels import ESTIMAND_SV, SEX_PLURAL_SV, SUBGROUP_SV, value_label
+from reports.outputs import declaration, instance_id
+from reports.sections import RenderContext, Section, register
+from reports.sections._results import (
+    analysis_title,
+    find_results,
+    is_heterogeneity_test,
+    is_subgroup_row,
+    model_id,
+    population_of,
+    row_label,
+)
+from reports.views import model_table_view
+
+
+def forest_id(table: str, dimension: str) -> str:
+    return instance_id("figur_forest", f"{table}:{dimension}")
+
+
+def subgroup_rows(summary: pd.DataFrame) -> pd.DataFrame:
+    return summary[[is_subgroup_row(r) for _, r in summary.iterrows()]]
+
+
+def collect(inputs: ReportInputs) -> Sequence[Output]:
+    """One forest plot per analysis and dimension with subgroup estimates."""
+    outputs: list[Output] = []
+    for table in find_results(inputs).summaries:
+        summary = inputs.query(f'select * from {RESULTS_SCHEMA}."{table}"')
+        for dimension in dict.fromkeys(subgroup_rows(summary)["subgroup"]):
+            outputs.append(FigureOutput(declaration("figur_forest"), source_ids=(model_id(table),),
+                                        output_id=forest_id(table, str(dimension))))
+    return outputs
+
+
+def _forest(ctx: RenderContext, model, table: str, dimension: str, rows: pd.DataFrame):
+    figure_output = ctx.get(forest_id(table, dimension))
+    if figure_output is None or figure_output.is_blocked:
+        return None
+    rows = rows.assign(population=[population_of(r) for _, r in rows.iterrows()])
+    by_sex = rows[rows["population"].isin(["woman", "man"])]
+    plotted = by_sex if len(by_sex) else rows
+    plotted = plotted.assign(label=[value_label(dimension, r["level"]) for _, r in plotted.iterrows()])
+    estimand = str(plotted["estimand"].iloc[0])
+    name = SUBGROUP_SV.get(dimension, dimension)
+    try:
+        return forest_figure(
+            figure_output, [model], figure_id=f"figur-forest-{table}-{dimension}", rows=plotted, label_column="label",
+            series_column="population", series_label=lambda v: SEX_PLURAL_SV.get(str(v), "Samtliga"),
+            estimand_sv=ESTIMAND_SV.get(estimand, estimand),
+            caption=f"Figur. {ESTIMAND_SV.get(estimand, estimand)} för återgång i arbete under koordinering per "
+                    f"{name.lower()}, kvinnor och män ({table}). Linjerna visar 95 % konfidensintervall; "
+                    "värden över 1 betyder snabbare återgång under koordinering.",
+        )
+    except DisclosureError:
+        return None  # every estimate withheld: the table says so
+
+
+def render(ctx: RenderContext) -> Markup:
+    if not ctx.meta.has_results:
+        return ctx.render("sections/subgroups.html.j2", missing=True, parts=[])
+    parts = []
+    for model in ctx.with_prefix("modell:"):
+        table = model.output_id.split(":", 1)[1]
+        if model.is_blocked:
+            continue
+        summary = model.table("summary")
+        rows = subgroup_rows(summary)
+        if rows.empty:
+            continue
+        figures = [f for f in (_forest(ctx, model, table, str(d), rows[rows["subgroup"] == d])
+                               for d in dict.fromkeys(rows["subgroup"])) if f is not None]
+        view = model_table_view(
+            [model], table_id=f"tabell-undergrupper-{table}",
+            caption=f"Skattningar per undergrupp, samtliga, kvinnor och män, med test av lika samband: {analysis_title(model, ctx.meta.analyses)}.",
+            row_label=row_label, row_filter=lambda r: is_subgroup_row(r) or is_heterogeneity_test(r),
+        )
+        parts.append({"title": analysis_title(model, ctx.meta.analyses), "figures": figures, "view": view})
+    return ctx.render("sections/subgroups.html.j2", missing=False, parts=parts)
+
+
+SECTION = register(Section("undergrupper", "Undergrupper: ålder, diagnos och region", 60, collect, render))
