@@ -1,0 +1,1 @@
+"""Study designs that answer the coordination question without immortal time; they read analysis tables and call the estimators."""

@@ -1,0 +1,475 @@
+"""Analysis specifications: explicit, validated, serialisable, read from the study's `[analyses]` table.
+
+Every analysis `koord analyse` runs is an `AnalysisSpec`: an id (also the name of its results
+table), a design, a description for people and the design's parameters. Parameters have
+documented defaults; the study file's `[analyses]` table chooses which analyses run and may
+override any parameter, for all analyses at once or for one::
+
+    [analyses]
+    run = ["tv_cox", "tv_poisson", "target_trial", "landmark", "naive_ever", "heterogeneity", "e_value"]
+    bootstrap_replicates = 200        # a parameter here applies to every analysis that has it
+
+    [analyses.target_trial]           # parameters of one analysis (a default id or a new one)
+    controls_per_treated = 20
+
+    [analyses.trial_weekly]           # a new id names its design
+    design = "target_trial"
+    description = "Weekly trials with a 7-day grace period (sensitivity)"
+    trial_interval_days = 7
+    grace_days = 7
+
+Validation collects every error of the table and raises one `StudyDefinitionError`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import types
+import typing
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from typing import Any, Mapping
+
+from analyses.designs.covariates import CONFOUNDERS, DIMENSIONS, KNOWN_COVARIATES
+from pipeline.errors import StudyDefinitionError
+
+ANALYSIS_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")  # a SQL table name without quoting
+
+
+def _rule(minimum: float | None = None, maximum: float | None = None, choices: tuple | None = None,
+          items: tuple | None = None, doc: str = "") -> dict[str, Any]:
+    """Field metadata the validator reads: numeric range, allowed values, allowed list items."""
+    return {"min": minimum, "max": maximum, "choices": choices, "items": items, "doc": doc}
+
+
+@dataclass(frozen=True)
+class CommonParameters:
+    """Parameters every design has.
+
+    Attributes
+    ----------
+    confounders : tuple of str
+        Baseline characteristics of the spell adjusted for (see `covariates.KNOWN_COVARIATES`).
+    entry_day : int or None
+        Follow-up starts at this many days after spell start (delayed entry). None takes the
+        study's ``min_spell_days``: a spell enters the study only if it lasts longer than that,
+        so no return to work can happen before it and counting that time would be immortal.
+    by_sex : bool
+        Also run the analysis for women and men separately.
+    by_chapter_group : bool
+        Also report the effect per diagnosis chapter group.
+    min_level_size : int
+        A covariate level with fewer spells (or no events) is merged into the reference level.
+    seed : int
+        Seed of every random step (control sampling, bootstrap).
+    max_abs_smd, min_equipoise, max_mdrr, max_mde_risk_difference, min_events, min_support_share :
+        Diagnostic thresholds that gate what is claimed (OHDSI CohortMethod's SMD 0.1 and
+        equipoise 0.2; an MDRR of at most 2, since effects of the size expected (hazard ratios
+        1.1-1.5) cannot be judged by an analysis that could only detect a doubling; at least
+        90 % of each arm within the common support of the propensity scores; see `diagnostics`).
+    """
+
+    confounders: tuple[str, ...] = field(default=CONFOUNDERS, metadata=_rule(items=KNOWN_COVARIATES))
+    entry_day: int | None = field(default=None, metadata=_rule(0, 365))
+    by_sex: bool = True
+    by_chapter_group: bool = True
+    min_level_size: int = field(default=20, metadata=_rule(1))
+    seed: int = field(default=2026, metadata=_rule(0))
+    max_abs_smd: float = field(default=0.1, metadata=_rule(0.0, 1.0))
+    min_equipoise: float = field(default=0.2, metadata=_rule(0.0, 1.0))
+    max_mdrr: float = field(default=2.0, metadata=_rule(1.0))
+    max_mde_risk_difference: float = field(default=0.10, metadata=_rule(0.0, 1.0))
+    min_events: int = field(default=10, metadata=_rule(0))
+    min_support_share: float = field(default=0.90, metadata=_rule(0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class TimeVaryingCoxParameters(CommonParameters):
+    """Cox on (start, stop] rows with coordination as a time-varying exposure."""
+
+
+@dataclass(frozen=True)
+class TimeVaryingPoissonParameters(CommonParameters):
+    """Piecewise-exponential Poisson on person-time aggregated in DuckDB.
+
+    confounders : by default the person-level confounders without home region and calendar
+    year. Those two multiply the covariate cells 147-fold, so that with them nearly every
+    spell is its own cell even nationally and aggregation saves nothing (and the model matrix
+    of millions of cells no longer fits in memory); the Cox model adjusts for them. Add them
+    here for a smaller population.
+    band_cuts : days since spell start where a new band of the baseline hazard begins; cuts at
+    or below the entry day are ignored (the first band starts at entry), the last band is open.
+    Narrower bands over the first three months, when the hazard changes fastest and
+    coordination starts, then wider. Each band multiplies the cells a spell contributes.
+    """
+
+    confounders: tuple[str, ...] = field(
+        default=tuple(c for c in CONFOUNDERS if c not in ("home_region_code", "start_year")),
+        metadata=_rule(items=KNOWN_COVARIATES))
+    band_cuts: tuple[int, ...] = field(default=(21, 31, 45, 61, 91, 121, 181, 271, 366, 548, 731), metadata=_rule(1))
+
+
+@dataclass(frozen=True)
+class TargetTrialParameters(CommonParameters):
+    """Sequential target-trial emulation over the first weeks of the spell.
+
+    first_trial_day : first trial's time zero (days since spell start); None = the entry day.
+    n_trial_weeks : trials run over this many weeks from the first trial day.
+    trial_interval_days : days between trial starts (1 = a trial every day).
+    grace_days : a spell is in the treated arm of a trial starting on day d if its first
+        GC001 falls in [d, d + grace_days); 1 = the trial's own day (no grace period).
+    horizons : days since time zero at which risks are compared.
+    controls_per_treated : controls kept per treated entry in each trial (sampled at random,
+        weighted by the inverse sampling fraction); 0 keeps every control.
+    bootstrap_replicates : person-level bootstrap replicates for the confidence intervals.
+    bootstrap_refit_ps : refit the propensity models in every replicate.
+    weight_truncation : percentiles at which the weights are truncated.
+    ps_ridge : L2 penalty of the propensity models (stabilises sparse levels).
+    curve_step_days, curve_max_day : grid of the stored cumulative-incidence curves.
+    """
+
+    first_trial_day: int | None = field(default=None, metadata=_rule(0, 365))
+    n_trial_weeks: int = field(default=13, metadata=_rule(1, 52))
+    trial_interval_days: int = field(default=1, metadata=_rule(1, 28))
+    grace_days: int = field(default=1, metadata=_rule(1, 28))
+    horizons: tuple[int, ...] = field(default=(90, 180, 365), metadata=_rule(1, 3650))
+    controls_per_treated: float = field(default=10.0, metadata=_rule(0.0))
+    bootstrap_replicates: int = field(default=200, metadata=_rule(0, 10000))
+    bootstrap_refit_ps: bool = True
+    weight_truncation: tuple[float, ...] = field(default=(1.0, 99.0), metadata=_rule(0.0, 100.0))
+    ps_ridge: float = field(default=1.0, metadata=_rule(0.0))
+    curve_step_days: int = field(default=7, metadata=_rule(1, 365))
+    curve_max_day: int = field(default=365, metadata=_rule(1, 3650))
+
+
+@dataclass(frozen=True)
+class LandmarkParameters(CommonParameters):
+    """Landmark Cox models: among spells at risk at each landmark, coordinated by it or not."""
+
+    landmark_days: tuple[int, ...] = field(default=(30, 60, 90), metadata=_rule(1, 3650))
+
+
+@dataclass(frozen=True)
+class NaiveParameters(CommonParameters):
+    """'Ever coordinated' as a fixed covariate from the entry day: biased by immortal time."""
+
+
+@dataclass(frozen=True)
+class HeterogeneityParameters(CommonParameters):
+    """Effect of coordination per level of each dimension, with a Wald test of equality."""
+
+    dimensions: tuple[str, ...] = field(default=DIMENSIONS, metadata=_rule(items=DIMENSIONS))
+    model: str = field(default="cox", metadata=_rule(choices=("cox", "poisson")))
+    band_cuts: tuple[int, ...] = field(default=TimeVaryingPoissonParameters.band_cuts, metadata=_rule(1))
+
+
+@dataclass(frozen=True)
+class EValueParameters(CommonParameters):
+    """E-value of the hazard ratio of another analysis (its rows for all, women and men)."""
+
+    source: str = field(default="tv_cox")
+    outcome_is_common: bool = True
+
+
+DESIGNS: dict[str, type[CommonParameters]] = {
+    "time_varying_cox": TimeVaryingCoxParameters,
+    "time_varying_poisson": TimeVaryingPoissonParameters,
+    "target_trial": TargetTrialParameters,
+    "landmark": LandmarkParameters,
+    "naive_ever_coordinated": NaiveParameters,
+    "heterogeneity": HeterogeneityParameters,
+    "e_value": EValueParameters,
+}
+
+# The documented default analyses, in the order they run.
+DEFAULT_ANALYSES: dict[str, tuple[str, str]] = {
+    "tv_cox": ("time_varying_cox",
+               "As-treated Cox: hazard ratio of return to work after coordination starts (time-varying), "
+               "adjusted, person-clustered robust SE; per chapter group by interaction."),
+    "tv_poisson": ("time_varying_poisson",
+                   "Piecewise-exponential Poisson on person-time aggregated in DuckDB (cell × band × state): "
+                   "rate ratio of return to work after coordination starts, adjusted for the person-level "
+                   "confounders (not home region and calendar year, which would make every spell its own cell)."),
+    "target_trial": ("target_trial",
+                     "Sequential target-trial emulation over the first 13 weeks: start coordination now vs not now; "
+                     "IPT-weighted cumulative incidence of return to work; risk differences with bootstrap CI."),
+    "landmark": ("landmark",
+                 "Landmark Cox at 30, 60 and 90 days: coordinated by the landmark vs not, among spells still at risk."),
+    "naive_ever": ("naive_ever_coordinated",
+                   "Naive comparison: ever coordinated as a fixed covariate from the entry day (immortal-time biased); "
+                   "shown to make the bias visible."),
+    "heterogeneity": ("heterogeneity",
+                      "Hazard ratio of coordination by sex, age group, diagnosis chapter group, diagnosis group and home "
+                      "region, with a Wald test of heterogeneity per dimension."),
+    "e_value": ("e_value",
+                "E-value of the adjusted as-treated hazard ratio (and its confidence limit nearest 1), VanderWeele & Ding."),
+}
+DEFAULT_RUN: tuple[str, ...] = tuple(DEFAULT_ANALYSES)
+
+
+@dataclass(frozen=True)
+class AnalysisSpec:
+    """One analysis to run: id, design, description and validated parameters.
+
+    Attributes
+    ----------
+    id : str
+        Lower-case identifier ([a-z][a-z0-9_]*): the results table ``results.<id>`` and
+        ``<out>/results/<id>.csv``.
+    design : str
+        A key of `DESIGNS`.
+    description : str
+        What the analysis estimates, for people.
+    parameters : CommonParameters
+        The design's parameter dataclass.
+    """
+
+    id: str
+    design: str
+    description: str
+    parameters: CommonParameters
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON/TOML-able form; `spec_from_dict` reads it back."""
+        params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.parameters).items()}
+        return {"id": self.id, "design": self.design, "description": self.description, "parameters": params}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False)
+
+
+# --- validation --------------------------------------------------------------------------------
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_scalar(where: str, kind: Any, value: Any, rule: Mapping[str, Any], errors: list[str]) -> Any:
+    """Type and range check of one scalar against its annotation; return the coerced value."""
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        errors.append(f"{where}: expected true or false, got {value!r}")
+        return None
+    if kind is int:
+        if not _is_int(value):
+            errors.append(f"{where}: expected a whole number, got {value!r}")
+            return None
+    elif kind is float:
+        if not (_is_int(value) or isinstance(value, float)):
+            errors.append(f"{where}: expected a number, got {value!r}")
+            return None
+        value = float(value)
+    elif kind is str:
+        if not isinstance(value, str) or not value.strip():
+            errors.append(f"{where}: expected a non-empty text, got {value!r}")
+            return None
+    if rule.get("min") is not None and value < rule["min"]:
+        errors.append(f"{where}: must be at least {rule['min']}, got {value!r}")
+        return None
+    if rule.get("max") is not None and value > rule["max"]:
+        errors.append(f"{where}: must be at most {rule['max']}, got {value!r}")
+        return None
+    if rule.get("choices") and value not in rule["choices"]:
+        errors.append(f"{where}: {value!r} is not one of {', '.join(map(repr, rule['choices']))}")
+        return None
+    if rule.get("items") and value not in rule["items"]:
+        errors.append(f"{where}: {value!r} is not one of {', '.join(map(repr, rule['items']))}")
+        return None
+    return value
+
+
+def _check_field(where: str, annotation: Any, value: Any, rule: Mapping[str, Any], errors: list[str]) -> Any:
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (types.UnionType, typing.Union):  # `int | None`
+        if value is None:
+            return None
+        inner = [a for a in args if a is not type(None)][0]
+        return _check_field(where, inner, value, rule, errors)
+    if origin is tuple:
+        item_kind = args[0]
+        if not isinstance(value, (list, tuple)) or not value:
+            errors.append(f"{where}: expected a non-empty list, got {value!r}")
+            return None
+        n_before = len(errors)
+        items = tuple(_check_scalar(f"{where}[{i}]", item_kind, v, rule, errors) for i, v in enumerate(value))
+        if len(errors) > n_before:
+            return None
+        if len(set(items)) != len(items):
+            errors.append(f"{where}: has repeated values {list(value)!r}")
+            return None
+        return items
+    return _check_scalar(where, annotation, value, rule, errors)
+
+
+def _parameter_fields(design: str) -> dict[str, Any]:
+    cls = DESIGNS[design]
+    hints = typing.get_type_hints(cls)
+    return {f.name: (hints[f.name], f) for f in fields(cls)}
+
+
+def _check_cross_rules(where: str, params: CommonParameters, errors: list[str]) -> None:
+    """Rules between the parameters of one analysis."""
+    if isinstance(params, (TimeVaryingPoissonParameters, HeterogeneityParameters)):
+        cuts = params.band_cuts
+        if list(cuts) != sorted(cuts):
+            errors.append(f"{where} band_cuts: must be increasing, got {list(cuts)}")
+    if isinstance(params, TargetTrialParameters):
+        low, high = (params.weight_truncation + (None, None))[:2]
+        if len(params.weight_truncation) != 2 or low is None or high is None or not low < high:
+            errors.append(f"{where} weight_truncation: expected two percentiles [low, high] with low < high, "
+                          f"got {list(params.weight_truncation)}")
+        if params.grace_days < params.trial_interval_days:
+            errors.append(f"{where} grace_days: {params.grace_days} is shorter than trial_interval_days "
+                          f"{params.trial_interval_days}; GC001s between trials would be assigned to no arm")
+    if isinstance(params, LandmarkParameters) and list(params.landmark_days) != sorted(params.landmark_days):
+        errors.append(f"{where} landmark_days: must be increasing, got {list(params.landmark_days)}")
+
+
+def _build_parameters(where: str, design: str, values: Mapping[str, Any], errors: list[str]) -> CommonParameters | None:
+    known = _parameter_fields(design)
+    kwargs: dict[str, Any] = {}
+    n_before = len(errors)
+    for key, value in values.items():
+        if key not in known:
+            errors.append(f"{where} {key}: not a parameter of design {design!r} "
+                          f"(known: {', '.join(sorted(known))})")
+            continue
+        annotation, f = known[key]
+        checked = _check_field(f"{where} {key}", annotation, value, f.metadata, errors)
+        if checked is not None or value is None:
+            kwargs[key] = checked
+    if len(errors) > n_before:
+        return None
+    params = DESIGNS[design](**kwargs)
+    _check_cross_rules(where, params, errors)
+    return params if len(errors) == n_before else None
+
+
+def specs_from_table(table: Mapping[str, Any] | None, source: str = "study file", *,
+                     check_dependencies: bool = True) -> tuple[AnalysisSpec, ...]:
+    """Validated analysis specs from the study's `[analyses]` table (None or empty: the defaults).
+
+    Parameters
+    ----------
+    table : Mapping or None
+        The ``[analyses]`` table as parsed from TOML.
+    source : str
+        Named in error messages (the study file's path).
+    check_dependencies : bool
+        Check that every E-value's source analysis runs before it (off for one serialised spec).
+
+    Raises
+    ------
+    StudyDefinitionError
+        Listing every error in the table.
+    """
+    table = dict(table or {})
+    errors: list[str] = []
+    run = table.pop("run", list(DEFAULT_RUN))
+    if not isinstance(run, list) or not run or not all(isinstance(r, str) for r in run):
+        errors.append(f"[analyses] run: expected a non-empty list of analysis ids, got {run!r}")
+        run = []
+    if len(set(run)) != len(run):
+        errors.append(f"[analyses] run: lists an analysis more than once: {run!r}")
+    per_analysis = {k: v for k, v in table.items() if isinstance(v, Mapping)}
+    shared = {k: v for k, v in table.items() if not isinstance(v, Mapping)}
+    # a shared value is checked once, whether or not a running analysis has the parameter
+    for key in list(shared):
+        design = next((d for d in DESIGNS if key in _parameter_fields(d)), None)
+        if design is None:
+            errors.append(f"[analyses] {key}: not a parameter of any design, and not a table of an analysis")
+            del shared[key]
+            continue
+        annotation, f = _parameter_fields(design)[key]
+        n_before = len(errors)
+        _check_field(f"[analyses] {key}", annotation, shared[key], f.metadata, errors)
+        if len(errors) > n_before:
+            del shared[key]
+    for key in per_analysis:
+        if key not in run:
+            errors.append(f"[analyses.{key}]: analysis {key!r} is configured but not listed in run")
+    specs: list[AnalysisSpec] = []
+    for analysis_id in run:
+        where = f"[analyses.{analysis_id}]"
+        if not ANALYSIS_ID_PATTERN.match(analysis_id):
+            errors.append(f"[analyses] run: id {analysis_id!r} must be lower case letters, digits and _ "
+                          "(it names a results table), starting with a letter")
+            continue
+        own = dict(per_analysis.get(analysis_id, {}))
+        default_design, default_description = DEFAULT_ANALYSES.get(analysis_id, (None, None))
+        design = own.pop("design", default_design)
+        description = own.pop("description", default_description)
+        if design is None:
+            errors.append(f"{where}: a new analysis needs design = one of {', '.join(DESIGNS)}")
+            continue
+        if design not in DESIGNS:
+            errors.append(f"{where} design: {design!r} is not one of {', '.join(DESIGNS)}")
+            continue
+        if not isinstance(description, str) or not description.strip():
+            errors.append(f"{where} description: a new analysis needs a description for people")
+            continue
+        known = _parameter_fields(design)
+        values = {k: v for k, v in shared.items() if k in known}
+        values.update(own)
+        params = _build_parameters(where, design, values, errors)
+        if params is not None:
+            specs.append(AnalysisSpec(analysis_id, design, description.strip(), params))
+    if check_dependencies:
+        _check_dependencies(specs, errors)
+    if errors:
+        raise StudyDefinitionError(
+            f"{source} [analyses] has {len(errors)} error{'s' if len(errors) > 1 else ''}:\n"
+            + "\n".join(f"  - {e}" for e in errors)
+        )
+    return tuple(specs)
+
+
+_RATIO_DESIGNS = ("time_varying_cox", "time_varying_poisson", "landmark", "naive_ever_coordinated")
+
+
+def _check_dependencies(specs: list[AnalysisSpec], errors: list[str]) -> None:
+    """An E-value needs its source analysis to run before it and to estimate a ratio."""
+    order = {s.id: i for i, s in enumerate(specs)}
+    for spec in specs:
+        if spec.design != "e_value":
+            continue
+        source = spec.parameters.source
+        if source not in order:
+            errors.append(f"[analyses.{spec.id}] source: {source!r} is not an analysis that runs")
+        elif order[source] > order[spec.id]:
+            errors.append(f"[analyses.{spec.id}] source: {source!r} must be listed before {spec.id!r} in run")
+        elif specs[order[source]].design not in _RATIO_DESIGNS:
+            errors.append(f"[analyses.{spec.id}] source: {source!r} does not estimate a hazard or rate ratio")
+
+
+def spec_from_dict(data: Mapping[str, Any]) -> AnalysisSpec:
+    """Read back `AnalysisSpec.to_dict()` (validated like a study file)."""
+    table = {"run": [data["id"]], data["id"]: {"design": data["design"], "description": data["description"],
+                                               **dict(data.get("parameters", {}))}}
+    return specs_from_table(table, source="serialised spec", check_dependencies=False)[0]
+
+
+def resolve_entry_day(spec: AnalysisSpec, study_min_spell_days: int) -> AnalysisSpec:
+    """Fill ``entry_day`` (and the trial's ``first_trial_day``) from the study when left None."""
+    params = spec.parameters
+    if params.entry_day is None:
+        params = replace(params, entry_day=int(study_min_spell_days))
+    if isinstance(params, TargetTrialParameters) and params.first_trial_day is None:
+        params = replace(params, first_trial_day=params.entry_day)
+    return replace(spec, parameters=params)
+
+
+def parameter_defaults(design: str) -> dict[str, Any]:
+    """The documented defaults of a design's parameters."""
+    return {f.name: f.default for f in fields(DESIGNS[design]) if f.default is not MISSING}
+
+
+__all__ = [
+    "AnalysisSpec", "CommonParameters", "DEFAULT_ANALYSES", "DEFAULT_RUN", "DESIGNS", "EValueParameters",
+    "HeterogeneityParameters", "LandmarkParameters", "NaiveParameters", "TargetTrialParameters",
+    "TimeVaryingCoxParameters", "TimeVaryingPoissonParameters", "parameter_defaults", "resolve_entry_day",
+    "spec_from_dict", "specs_from_table",
+]

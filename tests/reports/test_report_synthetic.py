@@ -1,0 +1,89 @@
+"""End to end: a synthetic delivery through every `koord` stage to the report, whose content is checked.
+
+synth (with faults) -> ingest -> build -> analyse -> report, through the command line as an
+evaluator runs it. The HTML is parsed: its sections exist, its main numbers equal the
+results tables, and no count in it rests on fewer persons than the disclosure threshold;
+the PDF's extracted text has the Swedish headings with å ä ö intact.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pypdf
+import pytest
+
+from pipeline.cli import main as koord
+from reports.disclosure import DisclosureRules
+from reports.formatting import NBSP, format_count, format_interval, format_ratio
+from test_report_builder import SWEDISH_HEADINGS, parse
+
+PERSONS, SEED = 5_000, 7
+THRESHOLD = DisclosureRules().min_cell_count
+STUDY = """
+[analyses]
+bootstrap_replicates = 20
+"""
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    delivery, warehouse, out, study = root / "delivery", root / "warehouse.duckdb", root / "out", root / "study.toml"
+    study.write_text(STUDY, encoding="utf-8")
+    assert koord(["synth", "--out", str(delivery), "--persons", str(PERSONS), "--seed", str(SEED), "--faults",
+                  "--truth", str(root / "truth.json")]) == 0
+    assert koord(["ingest", "--delivery", str(delivery), "--warehouse", str(warehouse)]) == 0
+    assert koord(["build", "--warehouse", str(warehouse), "--study", str(study)]) == 0
+    assert koord(["analyse", "--warehouse", str(warehouse), "--out", str(out), "--study", str(study)]) == 0
+    assert koord(["report", "--warehouse", str(warehouse), "--out", str(out), "--study", str(study)]) == 0
+    con = duckdb.connect(str(warehouse), read_only=True)
+    tv_cox = con.execute("select * from results.tv_cox").df()
+    n_spells = con.execute("select count(*) from spells").fetchall()[0][0]
+    con.close()
+    directory = out / "report"
+    log = pd.read_csv(directory / "utdatakontroll.csv", sep=";")
+    return {"dir": directory, "html": parse(directory / "rapport.html"), "log": log, "tv_cox": tv_cox, "n_spells": n_spells}
+
+
+def test_every_section_is_there_in_order(report):
+    h2 = [text for tag, text in report["html"].headings if tag == "h2"]
+    assert [h for h in h2 if h in SWEDISH_HEADINGS] == SWEDISH_HEADINGS
+
+
+def test_main_hazard_ratios_equal_the_results_table_for_all_women_and_men(report):
+    tv_cox, html = report["tv_cox"], report["html"]
+    for population, label in (("all", "Samtliga"), ("woman", "Kvinnor"), ("man", "Män")):
+        r = tv_cox[(tv_cox["sex"] == population) & tv_cox["subgroup"].isin(["all", "sex"])].iloc[0]
+        cells = html.row("tabell-huvudresultat", label)
+        assert cells[1:3] == [format_ratio(r["estimate"]), format_interval(r["conf_low"], r["conf_high"])]
+        assert cells[4:6] == [format_count(r["n_persons"]), format_count(r["n_events"])]
+
+
+def test_table_1_counts_every_spell(report):
+    total = report["html"].row("tabell-1", "Samtliga sjukfall")
+    shown = [int(c.replace(NBSP, "").replace(" ", "")) for c in total if c and c[0].isdigit() and "%" not in c]
+    assert report["n_spells"] in shown
+
+
+def test_no_count_rests_on_fewer_persons_than_the_threshold(report):
+    html, log = report["html"], report["log"]
+    counts = [text for kind, text in html.kinds if kind == "count"]
+    assert counts
+    for text in counts:
+        if text != "..":
+            n = int(text.replace(NBSP, "").replace(" ", ""))
+            assert n == 0 or n >= THRESHOLD, text
+    assert set(log["status"]) <= {"passed", "suppressed", "blocked"}
+    status = dict(zip(log["output_id"], log["status"]))
+    for table in html.tables:
+        for output_id in table["outputs"]:
+            assert status[output_id] != "blocked", f"{table['id']} shows blocked output {output_id}"
+
+
+def test_the_pdf_has_figures_tables_and_swedish_headings(report):
+    reader = pypdf.PdfReader(str(report["dir"] / "rapport.pdf"))
+    assert sum(len(page.images) for page in reader.pages) >= 2
+    text = "\n".join(page.extract_text() for page in reader.pages[:12])
+    for heading in ("Återgång i arbete efter koordinering", "Begränsningar", "Uppdraget och frågan", "Studiepopulationen"):
+        assert heading in text
