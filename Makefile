@@ -14,6 +14,9 @@ TRUTH         := $(DEMO_DIR)/truth.json
 WAREHOUSE     ?= $(DEMO_DIR)/warehouse.duckdb
 OUT           ?= $(DEMO_DIR)/out
 STUDY         ?= study.toml
+# The demo runs the default study with fewer bootstrap replicates (study.toml: 200) to stay quick.
+DEMO_BOOTSTRAP ?= 40
+DEMO_STUDY    := $(DEMO_DIR)/study.toml
 
 .DEFAULT_GOAL := help
 .PHONY: help setup demo test bench synth ingest build analyse report dictionary clean
@@ -31,11 +34,13 @@ setup: $(STAMP) ## create .venv and install the project with its dependencies
 
 demo: $(STAMP) ## synthetic delivery -> warehouse -> cohort -> analyses -> report; prints where the report is
 	rm -rf $(DELIVERY) $(TRUTH)
+	@mkdir -p $(DEMO_DIR)
+	@{ cat $(STUDY); echo "bootstrap_replicates = $(DEMO_BOOTSTRAP)  # demo only"; } > $(DEMO_STUDY)
 	$(BIN)/koord synth --out $(DELIVERY) --persons $(DEMO_PERSONS) --seed $(DEMO_SEED) --faults --truth $(TRUTH)
 	$(BIN)/koord ingest --delivery $(DELIVERY) --warehouse $(WAREHOUSE) --replace
-	$(BIN)/koord build --warehouse $(WAREHOUSE) --study $(STUDY)
-	$(BIN)/koord analyse --warehouse $(WAREHOUSE) --out $(OUT) --study $(STUDY)
-	$(BIN)/koord report --warehouse $(WAREHOUSE) --out $(OUT) --study $(STUDY)
+	$(BIN)/koord build --warehouse $(WAREHOUSE) --study $(DEMO_STUDY)
+	$(BIN)/koord analyse --warehouse $(WAREHOUSE) --out $(OUT) --study $(DEMO_STUDY)
+	$(BIN)/koord report --warehouse $(WAREHOUSE) --out $(OUT) --study $(DEMO_STUDY)
 	@echo "Rapport: $(OUT)/report/rapport.html (PDF: $(OUT)/report/rapport.pdf, utdatakontroll: $(OUT)/report/utdatakontroll.html)"
 
 synth: $(STAMP) ## write a synthetic delivery (DEMO_PERSONS, DEMO_SEED)
