@@ -17,6 +17,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+import scipy.sparse
 
 MISSING_LEVEL = "missing"
 
@@ -51,6 +52,15 @@ def covariate_select_sql(names: Iterable[str]) -> str:
     return ",\n       ".join(
         f"coalesce(cast(({COVARIATE_SQL[name]}) as varchar), '{MISSING_LEVEL}') as {name}" for name in names
     )
+
+
+def fetch_categorical(con, sql: str) -> pd.DataFrame:
+    """The query's rows as a DataFrame with every text column categorical.
+
+    Covariates are text with a handful of levels; as Python strings a million-row table of
+    them costs gigabytes, as categoricals one small integer per value.
+    """
+    return con.sql(sql).to_arrow_table().to_pandas(strings_to_categorical=True)
 
 
 def slug(level: str) -> str:
@@ -108,15 +118,16 @@ def plan_levels(frame: pd.DataFrame, covariates: Iterable[str], min_level_size: 
     w = np.ones(len(frame)) if weights is None else np.asarray(weights, dtype=float)
     ev = None if events is None else np.asarray(events, dtype=float)
     for name in covariates:
-        values = frame[name].astype(str).to_numpy()
-        counts = pd.Series(w).groupby(values).sum()
+        codes, uniques = _factorised_text(frame[name])
+        labels = [str(u) for u in uniques]
+        counts = pd.Series(np.bincount(codes, weights=w, minlength=len(labels)), index=labels).sort_index()
         if counts.empty:
             plans.append(CovariatePlan(name, MISSING_LEVEL, ()))
             continue
         reference = str(counts.sort_values(ascending=False, kind="stable").index[0])
         sparse = counts[counts < min_level_size].index
         if ev is not None:
-            event_counts = pd.Series(ev * w).groupby(values).sum()
+            event_counts = pd.Series(np.bincount(codes, weights=ev * w, minlength=len(labels)), index=labels)
             sparse = sparse.union(event_counts[event_counts <= 0].index)
         merged = tuple(sorted(str(v) for v in sparse if v != reference))
         levels = tuple(sorted(str(v) for v in counts.index if v != reference and v not in merged))
@@ -132,6 +143,58 @@ def indicators(frame: pd.DataFrame, plan: LevelPlan) -> pd.DataFrame:
         for level, column in zip(cov.levels, cov.columns):
             out[column] = (values == level).astype("float64")
     return pd.DataFrame(out, index=frame.index)
+
+
+def level_codes(frame: pd.DataFrame, cov: CovariatePlan) -> np.ndarray:
+    """Per row the index of its level in ``cov.levels`` (-1: the reference, a merged or an unseen level).
+
+    Factorised once per column, so the string comparisons cost the distinct values, not the rows.
+    """
+    codes, uniques = _factorised_text(frame[cov.name])
+    position = {level: i for i, level in enumerate(cov.levels)}
+    lookup = np.array([position.get(str(u), -1) for u in uniques], dtype=np.int64)
+    return lookup[codes]
+
+
+def _factorised_text(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes of the values read as text (as ``astype(str)`` would, so a missing value is its own level).
+
+    Categorical columns factorise from their codes; text columns by hashing the strings once.
+    Unused categories do not appear.
+    """
+    if values.isna().any():
+        values = values.astype(str)
+    codes, uniques = pd.factorize(values, sort=False)
+    return codes.astype(np.int64), pd.Index(uniques)
+
+
+def indicator_matrix(frame: pd.DataFrame, plan: LevelPlan, leading_ones: bool = False,
+                     trailing: np.ndarray | None = None) -> scipy.sparse.csr_matrix:
+    """The plan's indicator columns as a sparse matrix (same columns and values as `indicators`).
+
+    ``leading_ones`` adds an intercept column in front; ``trailing`` (n × k numbers) adds
+    columns at the end. Designs of many entries are mostly zeros: built from level codes, they
+    cost the non-zeros, not rows × columns.
+    """
+    n = len(frame)
+    blocks_rows, blocks_cols, blocks_vals = [], [], []
+    offset = 0
+    if leading_ones:
+        blocks_rows.append(np.arange(n)), blocks_cols.append(np.zeros(n, np.int64)), blocks_vals.append(np.ones(n))
+        offset = 1
+    for cov in plan.covariates:
+        codes = level_codes(frame, cov)
+        rows = np.flatnonzero(codes >= 0)
+        blocks_rows.append(rows), blocks_cols.append(offset + codes[rows]), blocks_vals.append(np.ones(len(rows)))
+        offset += len(cov.levels)
+    if trailing is not None:
+        extra = np.asarray(trailing, dtype=float).reshape(n, -1)
+        for j in range(extra.shape[1]):
+            blocks_rows.append(np.arange(n)), blocks_cols.append(np.full(n, offset)), blocks_vals.append(extra[:, j])
+            offset += 1
+    matrix = scipy.sparse.coo_matrix((np.concatenate(blocks_vals), (np.concatenate(blocks_rows),
+                                                                     np.concatenate(blocks_cols))), shape=(n, offset))
+    return matrix.tocsr()
 
 
 def exposure_by_level(exposure: np.ndarray, level_values: np.ndarray, levels: Iterable[str],

@@ -19,7 +19,7 @@ import duckdb
 import pandas as pd
 
 from analyses.designs import figures
-from analyses.designs.covariates import KNOWN_COVARIATES, covariate_select_sql
+from analyses.designs.covariates import KNOWN_COVARIATES, covariate_select_sql, fetch_categorical
 from analyses.designs.evalue import e_value_result
 from analyses.designs.heterogeneity import heterogeneity
 from analyses.designs.landmark import landmark
@@ -53,13 +53,13 @@ def check_inputs(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def load_spells(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """One row per spell with its follow-up, coordination, end reason and every covariate as text."""
-    return con.execute(f"""
+    """One row per spell with its follow-up, coordination, end reason and every covariate as text (categorical)."""
+    return fetch_categorical(con, f"""
         select spell_id, person_id, followup_days, days_to_first_gc001, end_reason, is_coordinated,
                {covariate_select_sql(KNOWN_COVARIATES)}
         from spells
         order by spell_id
-    """).df()
+    """)
 
 
 def spells_in_followup(spells: pd.DataFrame, entry_day: int) -> pd.DataFrame:

@@ -122,7 +122,10 @@ class TargetTrialParameters(CommonParameters):
     controls_per_treated : controls kept per treated entry in each trial (sampled at random,
         weighted by the inverse sampling fraction); 0 keeps every control.
     bootstrap_replicates : person-level bootstrap replicates for the confidence intervals.
-    bootstrap_refit_ps : refit the propensity models in every replicate.
+    bootstrap_refit_ps : re-estimate the propensity models in every replicate.
+    bootstrap_ps_update : how the refit solves the replicate's score equation: 'chord' (steps
+        with the full-sample information: one pass over the design each) or 'newton' (a new
+        information matrix every step). Both reach the same estimate; chord is much faster.
     weight_truncation : percentiles at which the weights are truncated.
     ps_ridge : L2 penalty of the propensity models (stabilises sparse levels).
     curve_step_days, curve_max_day : grid of the stored cumulative-incidence curves.
@@ -136,6 +139,7 @@ class TargetTrialParameters(CommonParameters):
     controls_per_treated: float = field(default=10.0, metadata=_rule(0.0))
     bootstrap_replicates: int = field(default=200, metadata=_rule(0, 10000))
     bootstrap_refit_ps: bool = True
+    bootstrap_ps_update: str = field(default="chord", metadata=_rule(choices=("chord", "newton")))
     weight_truncation: tuple[float, ...] = field(default=(1.0, 99.0), metadata=_rule(0.0, 100.0))
     ps_ridge: float = field(default=1.0, metadata=_rule(0.0))
     curve_step_days: int = field(default=7, metadata=_rule(1, 365))

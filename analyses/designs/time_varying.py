@@ -31,7 +31,7 @@ import pandas as pd
 
 from analyses.designs import _models
 from analyses.designs._models import EXPOSURE, populations, ratio_row, split_exposure
-from analyses.designs.covariates import covariate_select_sql
+from analyses.designs.covariates import covariate_select_sql, fetch_categorical
 from analyses.designs.diagnostics import flags, minimum_detectable_ratio
 from analyses.designs.specs import AnalysisSpec, CommonParameters, TimeVaryingPoissonParameters
 from analyses.results import Result
@@ -84,7 +84,7 @@ def counting_process_rows(con: duckdb.DuckDBPyConnection, covariates: tuple[str,
     the counts of what was left out (spells whose follow-up ends at or before the entry day).
     """
     check_person_time(con)
-    rows = con.execute(f"""
+    rows = fetch_categorical(con, f"""
         with collapsed as (
             select spell_id, is_coordinated, min(start_day) as start_day, max(stop_day) as stop_day,
                    max(event_return_to_work) as event
@@ -104,7 +104,7 @@ def counting_process_rows(con: duckdb.DuckDBPyConnection, covariates: tuple[str,
         join spell_covariates s using (spell_id)
         where c.stop_day > {int(entry_day)}
         order by c.spell_id, start
-    """).df()
+    """)
     n_spells, n_ending = con.execute(f"""
         select count(*), count(*) filter (where followup_days <= {int(entry_day)}) from spells
     """).fetchall()[0]

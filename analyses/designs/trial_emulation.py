@@ -31,7 +31,7 @@ sequential trials):
   age 65) by the weighted Aalen–Johansen estimator per arm, pooled over trials, at 90, 180 and
   365 days after time zero; risk differences and risk ratios with 95 % percentile intervals
   from a person-level bootstrap (persons resampled with all their entries; the propensity
-  models refitted in every replicate).
+  models refitted in every replicate, by chord iterations with the full-sample information).
 - Diagnostics per result: covariate balance (|SMD| pooled over trials, before and after
   weighting, and per week), equipoise (preference score), positivity (overlap of the
   propensity distributions), minimum detectable risk difference, events per arm.
@@ -48,7 +48,9 @@ import scipy.sparse
 
 from analyses.designs._models import finish_summary, populations
 from analyses.designs.covariates import (
-    indicators,
+    indicator_matrix,
+    indicator_name,
+    level_codes,
     level_order,
     plan_levels,
     present_levels,
@@ -58,7 +60,6 @@ from analyses.designs.diagnostics import (
     flags,
     minimum_detectable_difference,
     positivity,
-    standardised_mean_differences,
 )
 from analyses.designs.specs import AnalysisSpec, TargetTrialParameters
 from analyses.estimators import AalenJohansenSpec, fit_aalen_johansen
@@ -184,14 +185,29 @@ def fit_logistic(x: np.ndarray | scipy.sparse.spmatrix, y: np.ndarray, weights: 
 
 @dataclass
 class _WeekModel:
-    """Design matrix and fitted coefficients of one trial week's propensity model."""
+    """Design matrix, fitted coefficients and inverse information of one trial week's propensity model."""
 
     rows: np.ndarray  # indexes into the entries
     x: np.ndarray | scipy.sparse.csr_matrix
     beta: np.ndarray
+    info_inverse: np.ndarray  # inverse of the penalised information at beta (for the bootstrap update)
 
 
 _DENSE_LIMIT = 1_000_000  # cells of a propensity design kept dense (below this, dense products are faster)
+
+
+def logistic_information(x: np.ndarray | scipy.sparse.spmatrix, beta: np.ndarray, weights: np.ndarray,
+                         ridge: float) -> np.ndarray:
+    """Penalised information matrix X' diag(w mu (1 - mu)) X + ridge (intercept unpenalised) at ``beta``."""
+    mu = 1 / (1 + np.exp(-np.clip(x @ beta, -35, 35)))
+    curvature = weights * mu * (1 - mu)
+    if scipy.sparse.issparse(x):
+        info = (x.T.multiply(curvature[None, :]) @ x).toarray()
+    else:
+        info = (x * curvature[:, None]).T @ x
+    penalty = np.full(len(beta), ridge)
+    penalty[0] = 0.0
+    return info + np.diag(penalty)
 
 
 def _week_models(entries: pd.DataFrame, confounders: tuple[str, ...], params: TargetTrialParameters) -> list[_WeekModel]:
@@ -204,12 +220,44 @@ def _week_models(entries: pd.DataFrame, confounders: tuple[str, ...], params: Ta
         day = group["trial_day"].to_numpy(dtype=float)
         day_sd = day.std()
         day_col = (day - day.mean()) / day_sd if day_sd > 0 else np.zeros(len(day))
-        x = np.column_stack([np.ones(len(rows)), indicators(group, plan).to_numpy(), day_col])
-        if x.size > _DENSE_LIMIT:  # large weeks: sparse products cost the non-zeros only
-            x = scipy.sparse.csr_matrix(x)
+        x = indicator_matrix(group, plan, leading_ones=True, trailing=day_col)
+        if x.shape[0] * x.shape[1] <= _DENSE_LIMIT:  # small weeks: dense products are faster
+            x = x.toarray()
         beta = fit_logistic(x, y_all[rows], w_all[rows], params.ps_ridge)
-        models.append(_WeekModel(rows, x, beta))
+        info = logistic_information(x, beta, w_all[rows], params.ps_ridge)
+        models.append(_WeekModel(rows, x, beta, np.linalg.pinv(info, hermitian=True)))
     return models
+
+
+def _replicate_models(models: list[_WeekModel], y: np.ndarray, base: np.ndarray, params: TargetTrialParameters,
+                      update: str, max_iter: int = 50, tol: float = 1e-8) -> list[_WeekModel]:
+    """The propensity models refitted on a bootstrap replicate (frequency weights in ``base``).
+
+    Both updates solve the replicate's own penalised score equation from the full-sample
+    estimate. 'chord' iterates beta <- beta + I^-1 U*(beta) with the full-sample inverse
+    information I^-1 (the chord method: each step one pass over the sparse design, no new
+    information matrix; its first step is the estimating-function bootstrap of Hu & Kalbfleisch
+    2000), falling back to Newton steps if it has not converged in ``max_iter`` steps.
+    'newton' recomputes the information in every step.
+    """
+    out = []
+    for m in models:
+        yr, wr = y[m.rows], base[m.rows]
+        beta, converged = m.beta, False
+        if update == "chord":
+            pen = np.full(len(m.beta), params.ps_ridge)
+            pen[0] = 0.0
+            for _ in range(max_iter):
+                mu = 1 / (1 + np.exp(-np.clip(m.x @ beta, -35, 35)))
+                step = m.info_inverse @ (m.x.T @ (wr * (yr - mu)) - pen * beta)
+                beta = beta + step
+                if np.max(np.abs(step)) < tol:
+                    converged = True
+                    break
+        if not converged:
+            beta = fit_logistic(m.x, yr, wr, params.ps_ridge, start=m.beta, max_iter=max_iter, tol=tol)
+        out.append(_WeekModel(m.rows, m.x, beta, m.info_inverse))
+    return out
 
 
 def _propensity(models: list[_WeekModel], n: int) -> np.ndarray:
@@ -335,10 +383,7 @@ def _weights_for(models: list[_WeekModel], entries: pd.DataFrame, frequency: np.
     treated = entries["treated"].to_numpy()
     base = entries["sampling_weight"].to_numpy(dtype=float) * frequency
     if refit:
-        y = treated.astype(float)
-        # from the full-sample estimate, a few Newton steps reach the replicate's estimate
-        models = [_WeekModel(m.rows, m.x, fit_logistic(m.x, y[m.rows], base[m.rows], params.ps_ridge, start=m.beta,
-                                                       max_iter=3, tol=1e-6)) for m in models]
+        models = _replicate_models(models, treated.astype(float), base, params, params.bootstrap_ps_update)
     ps = _propensity(models, len(entries))
     present = base > 0
     w = np.zeros(len(entries))
@@ -401,25 +446,67 @@ def covariate_balance(entries: pd.DataFrame, confounders: tuple[str, ...], weigh
     """SMD of every confounder level and the day of time zero, before and after weighting.
 
     Pooled over all trials (``trial_week`` 'all') and per trial week. Before weighting the
-    entries carry their sampling weights only.
+    entries carry their sampling weights only. The SMD of a level indicator is
+    (p_treated - p_control) / sqrt((p_t (1 - p_t) + p_c (1 - p_c)) / 2), the means with the
+    comparison's weights and the variances with the sampling weights (as
+    `diagnostics.standardised_mean_differences`, which this equals); the shares come from
+    weighted counts per level, so no entries × levels matrix is built.
     """
     plan = plan_levels(entries, confounders, min_level_size=1)
-    x = indicators(entries, plan)
-    # the reference levels are shown too: balance of every level, not only the coded ones
-    for cov in plan.covariates:
-        x[f"{cov.name}__{cov.reference}"] = (entries[cov.name].astype(str) == cov.reference).astype(float)
-    x[DAY_COVARIATE] = entries["trial_day"].to_numpy(dtype=float)
     treated = entries["treated"].to_numpy()
     base = entries["sampling_weight"].to_numpy(dtype=float)
+    week_codes, week_labels = pd.factorize(entries["trial_week"], sort=True)
+    groupings = [(np.zeros(len(entries), np.int64), ["all"]), (week_codes, [str(k) for k in week_labels])]
     frames = []
-    for week, rows in [("all", np.arange(len(entries)))] + [
-            (str(k), g.index.to_numpy()) for k, g in entries.groupby("trial_week", sort=True)]:
-        xs, t = x.iloc[rows], treated[rows]
-        before = standardised_mean_differences(xs, t, base[rows], base_weights=base[rows])
-        after = standardised_mean_differences(xs, t, weights[rows], base_weights=base[rows])
-        frames.append(pd.DataFrame({"trial_week": week, "covariate": x.columns, "smd_before": before,
-                                    "smd_after": after, "n_treated": int(t.sum()), "n_control": int((~t).sum())}))
+    for groups, labels in groupings:
+        n_groups = len(labels)
+        n_t = np.bincount(groups[treated], minlength=n_groups)
+        n_c = np.bincount(groups[~treated], minlength=n_groups)
+        names, before, after = [], [], []
+        # the reference levels are shown too: balance of every level, not only the coded ones
+        for cov in plan.covariates:
+            levels = [*cov.levels, cov.reference]
+            codes = level_codes(entries, cov)
+            codes = np.where(codes >= 0, codes, len(cov.levels))  # every present level is planned (min size 1)
+            shares = {}
+            for key, w in (("w", weights), ("b", base)):
+                for arm, mask in (("t", treated), ("c", ~treated)):
+                    counts = np.bincount(groups[mask] * len(levels) + codes[mask], weights=w[mask],
+                                         minlength=n_groups * len(levels)).reshape(n_groups, len(levels))
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        shares[key + arm] = counts / counts.sum(axis=1, keepdims=True)
+            sd = np.sqrt((shares["bt"] * (1 - shares["bt"]) + shares["bc"] * (1 - shares["bc"])) / 2)
+            names.extend(indicator_name(cov.name, lv) for lv in levels)
+            before.append(_smd(shares["bt"] - shares["bc"], sd))
+            after.append(_smd(shares["wt"] - shares["wc"], sd))
+        day = entries["trial_day"].to_numpy(dtype=float)
+        moments = {}
+        for key, w in (("w", weights), ("b", base)):
+            for arm, mask in (("t", treated), ("c", ~treated)):
+                total = np.bincount(groups[mask], weights=w[mask], minlength=n_groups)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    mean = np.bincount(groups[mask], weights=w[mask] * day[mask], minlength=n_groups) / total
+                    var = np.bincount(groups[mask], weights=w[mask] * (day[mask] - mean[groups[mask]]) ** 2,
+                                      minlength=n_groups) / total
+                moments[key + arm] = (mean, var)
+        day_sd = np.sqrt((moments["bt"][1] + moments["bc"][1]) / 2)
+        names.append(DAY_COVARIATE)
+        before.append(_smd(moments["bt"][0] - moments["bc"][0], day_sd)[:, None])
+        after.append(_smd(moments["wt"][0] - moments["wc"][0], day_sd)[:, None])
+        before_all, after_all = np.hstack(before), np.hstack(after)
+        for g, label in enumerate(labels):
+            if not n_t[g] and not n_c[g]:
+                continue
+            frames.append(pd.DataFrame({"trial_week": label, "covariate": names, "smd_before": before_all[g],
+                                        "smd_after": after_all[g], "n_treated": int(n_t[g]), "n_control": int(n_c[g])}))
     return pd.concat(frames, ignore_index=True)
+
+
+def _smd(difference: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """Difference over SD; 0 for a constant column, infinite for a difference without spread, NaN for an empty arm."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(sd > 0, difference / sd, np.where(np.abs(difference) > 0, np.inf, np.where(
+            np.isnan(difference), np.nan, 0.0)))
 
 
 # --- summary ---------------------------------------------------------------------------------------
@@ -540,6 +627,10 @@ def target_trial(spec: AnalysisSpec, spells: pd.DataFrame, progress=None) -> Res
         raise ContractViolation(f"{spec.id}: first_trial_day {params.first_trial_day} is before the entry day "
                                 f"{params.entry_day}; trials there would hold immortal time")
     rng = np.random.default_rng(params.seed)
+    # categorical covariates: the trials copy them into millions of entries, and factorising
+    # them (propensity designs, balance) then costs their codes, not string hashing
+    text = [c for c in spells.columns if spells[c].dtype == object and c not in ("end_reason",)]
+    spells = spells.assign(**{c: spells[c].astype("category") for c in text})
     rows: list[dict] = []
     curves, balances, per_trials = [], [], []
     bookkeeping: dict[str, Any] = {}

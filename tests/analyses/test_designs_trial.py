@@ -181,3 +181,57 @@ def test_sparse_design_gives_the_dense_fit():
     w = rng.uniform(0.5, 2, 300)
     assert fit_logistic(scipy.sparse.csr_matrix(x), y, w, ridge=0.5) == pytest.approx(fit_logistic(x, y, w, ridge=0.5),
                                                                                      abs=1e-10)
+
+
+def test_balance_from_weighted_counts_equals_the_dense_smd():
+    from analyses.designs.covariates import indicators, plan_levels
+    from analyses.designs.diagnostics import standardised_mean_differences
+
+    spells = _simulated_spells()
+    params = TargetTrialParameters(entry_day=14, first_trial_day=14, n_trial_weeks=3, confounders=("group", "sex"),
+                                   bootstrap_replicates=0, min_level_size=1)
+    a = analyse_trials(spells, params, np.random.default_rng(2))
+    entries, t = a.entries, a.entries["treated"].to_numpy()
+    plan = plan_levels(entries, ("group", "sex"), min_level_size=1)
+    x = indicators(entries, plan)
+    for cov in plan.covariates:
+        x[f"{cov.name}__{cov.reference}"] = (entries[cov.name].astype(str) == cov.reference).astype(float)
+    x["days_since_spell_start"] = entries["trial_day"].to_numpy(dtype=float)
+    base = entries["sampling_weight"].to_numpy(dtype=float)
+    for week, rows in [("all", np.arange(len(entries)))] + [
+            (str(k), g.index.to_numpy()) for k, g in entries.groupby("trial_week")]:
+        got = a.balance[a.balance["trial_week"] == week].set_index("covariate").loc[x.columns]
+        before = standardised_mean_differences(x.iloc[rows], t[rows], base[rows], base_weights=base[rows])
+        after = standardised_mean_differences(x.iloc[rows], t[rows], a.weights[rows], base_weights=base[rows])
+        assert got["smd_before"].to_numpy() == pytest.approx(before, abs=1e-10)
+        assert got["smd_after"].to_numpy() == pytest.approx(after, abs=1e-10)
+        assert got["n_treated"].iloc[0] == t[rows].sum()
+
+
+def test_chord_refit_of_the_bootstrap_equals_the_newton_refit():
+    """Chord steps with the full-sample information reach the replicate's own estimate, as Newton does."""
+    spells = _simulated_spells()
+    common = dict(entry_day=14, first_trial_day=14, n_trial_weeks=4, confounders=("group", "sex"),
+                  bootstrap_replicates=10, min_level_size=1)
+    chord = analyse_trials(spells, TargetTrialParameters(**common), np.random.default_rng(5))
+    newton = analyse_trials(spells, TargetTrialParameters(**common, bootstrap_ps_update="newton"),
+                            np.random.default_rng(5))
+    no_refit = analyse_trials(spells, TargetTrialParameters(**common, bootstrap_refit_ps=False),
+                              np.random.default_rng(5))
+    for a, b in zip(chord.replicates, newton.replicates):
+        for arm in (True, False):
+            assert a.horizons[arm] == pytest.approx(b.horizons[arm], abs=1e-7)
+    # the refit matters: without it the replicates differ
+    assert any(np.abs(a.horizons[True] - c.horizons[True]).max() > 1e-6
+               for a, c in zip(chord.replicates, no_refit.replicates))
+
+
+def test_sparse_indicator_matrix_equals_the_dense_indicators():
+    from analyses.designs.covariates import indicator_matrix, indicators, plan_levels
+
+    frame = pd.DataFrame({"a": ["x", "y", "z", "x", "y", "w"], "b": ["1", "2", "2", "3", "1", "1"]})
+    plan = plan_levels(frame.iloc[:5], ("a", "b"), min_level_size=1)  # 'w' unseen: counts as reference
+    day = np.arange(6.0)
+    got = indicator_matrix(frame, plan, leading_ones=True, trailing=day).toarray()
+    assert got[:, 0] == pytest.approx(np.ones(6)) and got[:, -1] == pytest.approx(day)
+    assert got[:, 1:-1] == pytest.approx(indicators(frame, plan).to_numpy())
