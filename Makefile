@@ -65,7 +65,7 @@ dictionary: $(STAMP) ## regenerate docs/data_dictionary.md from data_schemas/
 test: $(STAMP) ## run the test suite (reference values, contracts, planted truth)
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP) ## time and peak memory of each stage at 100 000 and 1 000 000 persons
+bench: $(STAMP) ## time and peak memory of each stage at 100 000 and 1 000 000 persons; planted-truth check at both
 	$(BIN)/python -m pipeline.bench
 
 clean: ## remove generated data (not .venv)

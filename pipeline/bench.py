@@ -3,6 +3,9 @@
 Each stage runs as its own `koord` process so its peak resident memory (from `wait4`'s
 rusage) is its own. Figures are printed as a table and written to `data/bench/bench.json`.
 Stages are added to `STAGES` as the pipeline grows; a stage runs only if its command exists.
+The last stage, `koord check-truth`, checks at each size that the analyses recover the effect
+planted in the synthetic delivery (mandate question 1): its exit code and the counts of checks
+passed (from OUT/truth_check.json) are in the table.
 
 Usage: python -m pipeline.bench [--sizes 100000 1000000] [--seed 1] [--keep]
 """
@@ -36,9 +39,13 @@ STAGES: tuple[Stage, ...] = (
     Stage("synth", ("synth", "--out", "{dir}/delivery", "--persons", "{persons}", "--seed", "{seed}", "--truth", "{dir}/truth.json")),
     Stage("ingest", ("ingest", "--delivery", "{dir}/delivery", "--warehouse", "{dir}/warehouse.duckdb", "--replace")),
     Stage("build", ("build", "--warehouse", "{dir}/warehouse.duckdb")),
-    # The models only: the bootstrap of the emulated trials is what makes a full run long.
+    # The analyses check-truth compares with the planted truth (landmark, heterogeneity and the
+    # E-value add nothing to it), plus the Poisson-vs-lifelines comparison (--bench).
     Stage("analyse", ("analyse", "--warehouse", "{dir}/warehouse.duckdb", "--out", "{dir}/out",
-                      "--only", "tv_cox", "tv_poisson", "--bench"), goal_seconds=None, goal_peak_gb=None),
+                      "--only", "tv_cox", "tv_poisson", "target_trial", "naive_ever", "--bench"),
+          goal_seconds=None, goal_peak_gb=None),
+    Stage("check-truth", ("check-truth", "--warehouse", "{dir}/warehouse.duckdb", "--truth", "{dir}/truth.json",
+                          "--out", "{dir}/out"), goal_seconds=None, goal_peak_gb=None),
 )
 
 
@@ -61,6 +68,15 @@ def run_stage(stage: Stage, directory: Path, persons: int, seed: int) -> dict:
     peak_gb = rusage.ru_maxrss / 1024 / 1024  # ru_maxrss is in KiB on Linux
     return {"stage": stage.name, "persons": persons, "seconds": round(seconds, 1), "peak_gb": round(peak_gb, 2), "exit_code": code,
             "goal_seconds": stage.goal_seconds, "goal_peak_gb": stage.goal_peak_gb}
+
+
+def truth_check_rows(path: Path, persons: int) -> list[dict]:
+    """The result of `koord check-truth` (its OUT/truth_check.json) as a row of the table; none if it did not run."""
+    if not path.exists():
+        return []
+    summary = json.loads(path.read_text())
+    return [{"stage": "truth_check", "persons": persons, "n_passed": summary["n_passed"], "n_checks": summary["n_checks"],
+             "failures": summary["failures"], "n_simulated_trial_entries": summary.get("n_simulated_trial_entries")}]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,19 +103,22 @@ def main(argv: list[str] | None = None) -> int:
         extra = directory / "out" / "bench_extra.json"
         if extra.exists():
             rows.extend(json.loads(extra.read_text()))
+        rows.extend(truth_check_rows(directory / "out" / "truth_check.json", persons))
         if not args.keep:
             shutil.rmtree(directory / "delivery", ignore_errors=True)
 
-    print("\n stage      persons     seconds  peak GB  goal")
+    print("\n stage         persons     seconds  peak GB  goal")
     for r in rows:
         if "seconds" not in r:
-            print(f" {r.get('stage', '?'):<10} {r.get('persons', ''):>9}  {json.dumps({k: v for k, v in r.items() if k not in ('stage', 'persons')})}")
+            print(f" {r.get('stage', '?'):<12} {r.get('persons', ''):>9}  {json.dumps({k: v for k, v in r.items() if k not in ('stage', 'persons')})}")
             continue
-        ok = ""
         if r.get("goal_seconds"):
             met = r["exit_code"] == 0 and r["seconds"] < r["goal_seconds"] and r["peak_gb"] < r["goal_peak_gb"]
             ok = f"< {r['goal_seconds']:.0f} s, < {r['goal_peak_gb']:.0f} GB: {'met' if met else 'NOT MET'}"
-        print(f" {r['stage']:<10} {r['persons']:>9,}  {r['seconds']:>9.1f}  {r['peak_gb']:>7.2f}  {ok}".replace(",", " "))
+        else:
+            ok = "exit 0" if r["exit_code"] == 0 else f"FAILED (exit {r['exit_code']})"
+        persons = f"{r['persons']:>9,}".replace(",", " ")
+        print(f" {r['stage']:<12} {persons}  {r['seconds']:>9.1f}  {r['peak_gb']:>7.2f}  {ok}")
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     (BENCH_DIR / "bench.json").write_text(json.dumps(rows, indent=2))
     return 0 if all(r.get("exit_code", 0) == 0 for r in rows) else 1

@@ -17,8 +17,8 @@ from pipeline import __version__
 from pipeline.errors import KoordError
 
 # Each subcommand lives in pipeline/commands/<name>.py and exposes `register(subparsers)`,
-# which adds its parser and sets `func` to the function that runs it.
-COMMANDS = ("synth", "ingest", "build", "analyse", "report")
+# which adds its parser and sets `func` to the function that runs it (module check_truth: `koord check-truth`).
+COMMANDS = ("synth", "ingest", "build", "analyse", "report", "check_truth")
 
 
 def build_parser() -> argparse.ArgumentParser:

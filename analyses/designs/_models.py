@@ -113,9 +113,13 @@ def fit_exposure_cox(rows: pd.DataFrame, exposures: Mapping[str, np.ndarray], co
                      "n_covariates": len(covariates), "se_type": result.diagnostics.get("se_type")}, plan)
 
 
-def fit_exposure_poisson(cells: pd.DataFrame, exposures: Mapping[str, np.ndarray], confounders: tuple[str, ...],
-                         params: CommonParameters, analysis_id: str, spell_level: pd.DataFrame) -> ModelFit:
-    """Poisson of events on band + exposure columns + confounder indicators, log(days) offset."""
+def poisson_design(cells: pd.DataFrame, exposures: Mapping[str, np.ndarray], confounders: tuple[str, ...],
+                   params: CommonParameters, spell_level: pd.DataFrame) -> tuple[pd.DataFrame, list[str], LevelPlan]:
+    """The design of `fit_exposure_poisson`: (columns incl. events and days_at_risk, model terms, level plan).
+
+    Terms are the band indicators (first band the reference), the exposure columns and the
+    confounder indicators; with no ``exposures`` it is the model without exposure terms.
+    """
     plan = plan_levels(spell_level, confounders, params.min_level_size, events=spell_level["event"].to_numpy())
     design = indicators(cells, plan)
     design = design.loc[:, design.std(axis=0) > 0]
@@ -129,6 +133,13 @@ def fit_exposure_poisson(cells: pd.DataFrame, exposures: Mapping[str, np.ndarray
     design["events"], design["days_at_risk"] = cells["events"].to_numpy(), cells["days_at_risk"].to_numpy()
     terms = list(bands.columns) + list(exposures) + [c for c in design.columns
                                                      if "__" in c and c not in exposures and not c.startswith("band__")]
+    return design, terms, plan
+
+
+def fit_exposure_poisson(cells: pd.DataFrame, exposures: Mapping[str, np.ndarray], confounders: tuple[str, ...],
+                         params: CommonParameters, analysis_id: str, spell_level: pd.DataFrame) -> ModelFit:
+    """Poisson of events on band + exposure columns + confounder indicators, log(days) offset."""
+    design, terms, plan = poisson_design(cells, exposures, confounders, params, spell_level)
     result = fit_poisson(design, PoissonSpec(events="events", exposure="days_at_risk", formula_rhs=" + ".join(terms),
                                              analysis_id=analysis_id))
     names = list(exposures)

@@ -1,20 +1,11 @@
 """The designs recover the planted effect of coordination on a synthetic delivery; the naive comparison does not.
 
 One delivery (synth -> ingest -> build -> analyse through the `koord` command line) is made
-per test session. Truths (see `designs_truth`):
-
-- hazard ratios by chapter group: truth.json's planted values (psychiatric 1.40,
-  musculoskeletal 1.20, other 1.10); overall: their inverse-variance weighted average with
-  the weights of the fitted interaction model (the primary check is per chapter group);
-- emulated trials: risk differences simulated with the generator's own model code from every
-  eligible trial entry of the built data.
-
-Each population's main estimate must cover its truth with the reported 95 % interval. The
-per-chapter-group checks form families (three groups × two models; three groups × three
-horizons); their intervals are Bonferroni-widened so that an unbiased estimator passes the
-whole family with at least 95 % probability (each of them at 95 % would fail some family
-member about a quarter of the time by chance alone). Trial intervals in the checks are
-estimate ± z × bootstrap SE (with 40 replicates in CI the percentile limits are too coarse).
+per test session, and `koord check-truth` compares its results with the planted truth (the
+truths and the rules are in `pipeline.synth.recovery`): hazard ratios by chapter group and
+overall, the emulated trials' risk differences for everyone, women, men and each chapter
+group, and the naive comparison, which must miss. The same command runs in `make bench` at
+100 000 and 1 000 000 persons.
 """
 
 from __future__ import annotations
@@ -25,19 +16,21 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
-from analyses.designs import trial_emulation
 from analyses.designs.evalue import e_values_hazard_ratio
-from analyses.designs.run import load_spells
-from analyses.designs.specs import TargetTrialParameters
 from analyses.results import SUMMARY_COLUMNS
-from designs_truth import linked_ground_truth, trial_truth, truth_risk_differences, weighted_truth_hr
 from pipeline.cli import main as koord
+from pipeline.synth.recovery import CHECK_COLUMNS
 
 PERSONS, SEED = 15_000, 11
-CHAPTERS = ("psychiatric", "musculoskeletal", "other")
-HORIZONS = (90, 180, 365)
+# Checks per (analysis, check): the chapter groups psychiatric, musculoskeletal, other; all, women,
+# men; horizons 90, 180, 365 (the rules: `pipeline.synth.recovery`).
+EXPECTED_CHECKS = {
+    ("tv_cox", "covers_planted_hr"): 3, ("tv_cox", "covers_pooled_planted_hr"): 3,
+    ("tv_poisson", "covers_planted_hr"): 3, ("tv_poisson", "covers_pooled_planted_hr"): 3,
+    ("target_trial", "covers_true_risk_difference"): (3 + 3) * 3, ("target_trial", "positive_risk_difference"): (3 + 3) * 3,
+    ("naive_ever", "excludes_planted_hr"): 3 + 1,
+}
 STUDY = """
 [analyses]
 run = ["tv_cox", "tv_poisson", "target_trial", "landmark", "naive_ever", "heterogeneity", "e_value"]
@@ -47,10 +40,6 @@ bootstrap_replicates = 40
 # coarser bands than the default keep the test fast; the bench checks Poisson = Cox closely
 band_cuts = [31, 61, 91, 181, 366]
 """
-
-
-def z_for(family_size: int, level: float = 0.95) -> float:
-    return float(stats.norm.ppf(1 - (1 - level) / (2 * family_size)))
 
 
 @pytest.fixture(scope="session")
@@ -67,32 +56,19 @@ def analysed(tmp_path_factory):
     con = duckdb.connect(str(warehouse), read_only=True)
     tables = {r[0]: con.execute(f'select * from results."{r[0]}"').df() for r in con.execute(
         "select table_name from information_schema.tables where table_schema = 'results'").fetchall()}
-    spells = load_spells(con)
-    built = con.execute("select spell_id, person_id, spell_start_date from spells").df()
     con.close()
-    truth = json.loads((root / "truth.json").read_text())
-    return {"tables": tables, "out": out, "spells": spells, "built": built, "truth": truth,
-            "warehouse": warehouse, "study": study}
+    return {"tables": tables, "out": out, "warehouse": warehouse, "study": study, "truth": root / "truth.json"}
 
 
 @pytest.fixture(scope="session")
-def trial_truths(analysed):
-    """True risk differences for everyone, each sex and each chapter group (generator's model)."""
-    params = TargetTrialParameters(entry_day=14, first_trial_day=14, controls_per_treated=0.0)
-    entries = trial_emulation.expand_trials(analysed["spells"], params, ("sex", "diagnosis_chapter_group"),
-                                            np.random.default_rng(0)).entries
-    truth = trial_truth(entries, linked_ground_truth(PERSONS, SEED, analysed["built"]), HORIZONS)
-    truth["sex"], truth["chapter"] = entries["sex"].to_numpy(), entries["diagnosis_chapter_group"].to_numpy()
-    out = {("all", "all"): truth_risk_differences(truth, HORIZONS)}
-    for sex, g in truth.groupby("sex"):
-        out[("sex", sex)] = truth_risk_differences(g, HORIZONS)
-    for chapter, g in truth.groupby("chapter"):
-        out[("diagnosis_chapter_group", chapter)] = truth_risk_differences(g, HORIZONS)
-    return out
-
-
-def planted(analysed) -> dict[str, float]:
-    return analysed["truth"]["coordination_effect"]["hazard_ratio_by_chapter_group"]
+def truth_check(analysed, tmp_path_factory):
+    """`koord check-truth` on the delivery: its exit code, checks table and summary."""
+    out = tmp_path_factory.mktemp("truth_check")
+    code = koord(["check-truth", "--warehouse", str(analysed["warehouse"]), "--truth", str(analysed["truth"]),
+                  "--out", str(out)])
+    checks = pd.read_csv(out / "truth_check.csv") if (out / "truth_check.csv").exists() else None
+    summary = json.loads((out / "truth_check.json").read_text()) if (out / "truth_check.json").exists() else None
+    return {"exit_code": code, "checks": checks, "summary": summary}
 
 
 def row(table: pd.DataFrame, **where) -> pd.Series:
@@ -119,19 +95,33 @@ def test_every_output_is_written(analysed):
     assert (curves.groupby(["sex", "subgroup", "level", "arm"])["cif"].apply(lambda c: c.is_monotonic_increasing)).all()
 
 
+def test_check_truth_passes_every_check(truth_check):
+    checks, summary = truth_check["checks"], truth_check["summary"]
+    assert checks is not None and summary is not None, "koord check-truth wrote no truth_check.csv/.json"
+    assert list(checks.columns) == CHECK_COLUMNS
+    failed = checks.loc[~checks["passed"], ["analysis_id", "check", "sex", "subgroup", "level", "term", "estimate", "truth"]]
+    assert truth_check["exit_code"] == 0 and failed.empty, failed.to_string()
+    counts = checks.groupby(["analysis_id", "check"]).size().to_dict()
+    assert counts == EXPECTED_CHECKS  # a family of checks missing would pass silently otherwise
+    assert summary["n_checks"] == summary["n_passed"] == sum(EXPECTED_CHECKS.values()) and summary["failures"] == []
+    # at 15 000 persons every eligible trial entry is simulated (no sample)
+    assert summary["n_simulated_trial_entries"] == summary["n_eligible_trial_entries"] > 0
+
+
 @pytest.mark.parametrize("analysis", ["tv_cox", "tv_poisson"])
-def test_time_varying_models_recover_the_planted_hazard_ratios(analysed, analysis):
+def test_time_varying_models_recover_the_planted_hazard_ratios(analysed, truth_check, analysis):
+    checks = truth_check["checks"]
+    mine = checks[checks["analysis_id"] == analysis]
+    assert mine.groupby("check")["passed"].all().to_dict() == {"covers_planted_hr": True,
+                                                               "covers_pooled_planted_hr": True}
+    by_chapter = mine[mine["check"] == "covers_planted_hr"]
+    assert set(by_chapter["level"]) == {"psychiatric", "musculoskeletal", "other"}
+    planted = json.loads(analysed["truth"].read_text())["coordination_effect"]["hazard_ratio_by_chapter_group"]
+    assert dict(zip(by_chapter["level"], by_chapter["truth"])) == {c: planted[c] for c in by_chapter["level"]}
+    assert set(mine.loc[mine["check"] == "covers_pooled_planted_hr", "sex"]) == {"all", "woman", "man"}
     table = analysed["tables"][analysis]
-    truth = planted(analysed)
-    z = z_for(len(CHAPTERS) * 2)
     for sex in ("all", "woman", "man"):
-        by_chapter = [row(table, sex=sex, subgroup="diagnosis_chapter_group", level=c) for c in CHAPTERS]
-        for c, r in zip(CHAPTERS, by_chapter):
-            if sex == "all":
-                assert abs(np.log(r["estimate"] / truth[c])) <= z * r["std_error"], (analysis, c, r["estimate"], truth[c])
         main = row(table, sex=sex, subgroup="all" if sex == "all" else "sex")
-        weighted = weighted_truth_hr(truth, list(CHAPTERS), [r["std_error"] for r in by_chapter])
-        assert main["conf_low"] <= weighted <= main["conf_high"], (analysis, sex, main["estimate"], weighted)
         assert json.loads(main["diagnostics"])["passes"]
 
 
@@ -143,31 +133,27 @@ def test_cox_and_poisson_agree(analysed):
         assert abs(p / c - 1) < 0.02
 
 
-def test_naive_comparison_misses_the_truth(analysed):
-    naive, truth = analysed["tables"]["naive_ever"], planted(analysed)
-    for c in CHAPTERS:
-        r = row(naive, sex="all", subgroup="diagnosis_chapter_group", level=c)
-        assert r["conf_high"] < truth[c], (c, r["estimate"])
+def test_naive_comparison_misses_the_truth(analysed, truth_check):
+    checks = truth_check["checks"]
+    naive = checks[checks["analysis_id"] == "naive_ever"]
+    assert (naive["expectation"] == "misses").all() and naive["passed"].all()
+    assert (naive["conf_high"] < naive["truth"]).all()
+    for c in ("psychiatric", "musculoskeletal", "other"):
+        r = row(analysed["tables"]["naive_ever"], sex="all", subgroup="diagnosis_chapter_group", level=c)
         assert not json.loads(r["diagnostics"])["passes"]
-    overall = row(naive, sex="all", subgroup="all")
-    assert overall["conf_high"] < min(truth[c] for c in CHAPTERS)
 
 
-def test_emulated_trials_recover_the_true_risk_differences(analysed, trial_truths):
-    table = analysed["tables"]["target_trial"]
-    rd = table[table["estimand"] == "risk_difference"]
-    z_main, z_chapter = z_for(len(HORIZONS)), z_for(len(HORIZONS) * len(CHAPTERS))
-    for (subgroup, level), truths in trial_truths.items():
-        if subgroup == "diagnosis_chapter_group" and level not in CHAPTERS:
-            continue
-        sex = level if subgroup == "sex" else "all"
-        z = z_chapter if subgroup == "diagnosis_chapter_group" else z_main
-        for h in HORIZONS:
-            r = row(rd, sex=sex, subgroup=subgroup, level=level, term=f"horizon_{h}")
-            true_rd = truths[h]["difference"]
-            assert abs(r["estimate"] - true_rd) <= z * np.hypot(r["std_error"], truths[h]["mc_se"]), \
-                (subgroup, level, h, r["estimate"], true_rd, r["std_error"])
-            assert r["estimate"] > 0 and true_rd > 0
+def test_emulated_trials_recover_the_true_risk_differences(truth_check):
+    checks = truth_check["checks"]
+    trial = checks[checks["analysis_id"] == "target_trial"]
+    assert trial.groupby("check")["passed"].all().to_dict() == {"covers_true_risk_difference": True,
+                                                                "positive_risk_difference": True}
+    covers = trial[trial["check"] == "covers_true_risk_difference"]
+    populations = set(zip(covers["subgroup"], covers["level"]))
+    assert populations == {("all", "all"), ("sex", "woman"), ("sex", "man"), ("diagnosis_chapter_group", "psychiatric"),
+                           ("diagnosis_chapter_group", "musculoskeletal"), ("diagnosis_chapter_group", "other")}
+    assert set(covers["term"]) == {"horizon_90", "horizon_180", "horizon_365"}
+    assert (covers["mc_se"] > 0).all() and (covers["truth"] > 0).all()
 
 
 def test_trial_weighting_balances_the_trial_population(analysed):
