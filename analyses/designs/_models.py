@@ -49,6 +49,27 @@ def populations(params: CommonParameters, spells: pd.DataFrame) -> Iterator[Popu
 
 
 @dataclass(frozen=True)
+class PopulationData:
+    """One population's model rows, its spells and the confounders adjusted for in it."""
+
+    population: Population
+    rows: pd.DataFrame
+    spells: pd.DataFrame
+    confounders: tuple[str, ...]
+
+
+def population_data(params: CommonParameters, rows: pd.DataFrame, spells: pd.DataFrame) -> Iterator[PopulationData]:
+    """Each population with model rows: everyone, then each sex (sex is no confounder within a sex)."""
+    for population in populations(params, spells):
+        sub = rows.loc[population.mask(rows)].reset_index(drop=True)
+        if sub.empty:
+            continue
+        spells_sub = spells.loc[population.mask(spells)].reset_index(drop=True)
+        confounders = tuple(c for c in params.confounders if not (population.sex != "all" and c == "sex"))
+        yield PopulationData(population, sub, spells_sub, confounders)
+
+
+@dataclass(frozen=True)
 class ExposureTerm:
     """An exposure column of a model and the units it describes."""
 

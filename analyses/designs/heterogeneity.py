@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from analyses.designs import _models
-from analyses.designs._models import EXPOSURE, POOLED_LEVELS, populations, ratio_row, split_exposure
+from analyses.designs._models import EXPOSURE, POOLED_LEVELS, ratio_row, split_exposure
 from analyses.designs.specs import AnalysisSpec, HeterogeneityParameters
 from analyses.designs.time_varying import _exposure_diagnostics
 from analyses.results import Result
@@ -39,13 +39,9 @@ def heterogeneity(spec: AnalysisSpec, rows: pd.DataFrame, spells: pd.DataFrame) 
     event_column = "event" if is_cox else "events"
     out: list[dict[str, Any]] = []
     tests: dict[str, Any] = {}
-    for population in populations(params, spells):
-        sub = rows.loc[population.mask(rows)].reset_index(drop=True)
-        spells_sub = spells.loc[population.mask(spells)].reset_index(drop=True)
-        if sub.empty:
-            continue
-        label = population.sex
-        confounders = tuple(c for c in params.confounders if not (label != "all" and c == "sex"))
+    for data in _models.population_data(params, rows, spells):
+        sub, spells_sub, confounders = data.rows, data.spells, data.confounders
+        label = data.population.sex
         exposure = sub[EXPOSURE].to_numpy(dtype=float)
         event = sub[event_column].to_numpy(dtype=float)
         days = sub["days_at_risk"].to_numpy(dtype=float)

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from analyses.designs import _models
-from analyses.designs._models import EXPOSURE, populations, ratio_row, split_exposure
+from analyses.designs._models import EXPOSURE, ratio_row, split_exposure
 from analyses.designs.covariates import covariate_select_sql, fetch_categorical
 from analyses.designs.diagnostics import flags, minimum_detectable_ratio
 from analyses.designs.specs import AnalysisSpec, CommonParameters, TimeVaryingPoissonParameters
@@ -143,15 +143,11 @@ def exposure_effects(rows: pd.DataFrame, spells: pd.DataFrame, spec: AnalysisSpe
     params = spec.parameters
     out_rows: list[dict] = []
     model_diagnostics: dict[str, Any] = {}
-    for population in populations(params, spells):
-        sub = rows.loc[population.mask(rows)].reset_index(drop=True)
-        spells_sub = spells.loc[population.mask(spells)].reset_index(drop=True)
-        if sub.empty:
-            continue
+    for data in _models.population_data(params, rows, spells):
+        sub, spells_sub, confounders, population = data.rows, data.spells, data.confounders, data.population
         exposure = sub[EXPOSURE].to_numpy(dtype=float)
         event = sub[event_column].to_numpy(dtype=float)
         days = sub["days_at_risk"].to_numpy(dtype=float)
-        confounders = tuple(c for c in params.confounders if not (population.sex != "all" and c == "sex"))
         label = population.sex
 
         def row(fit, column, subgroup, level, mask, spell_mask, **more):

@@ -337,7 +337,7 @@ def pooled_pseudo_truth(cells: pd.DataFrame, spells: pd.DataFrame, params, plant
     dict
         Population ('all', 'woman', 'man') -> pseudo-true hazard ratio.
     """
-    from analyses.designs._models import EXPOSURE, fit_exposure_poisson, poisson_design, populations
+    from analyses.designs._models import EXPOSURE, fit_exposure_poisson, poisson_design, population_data
     from analyses.estimators import PoissonSpec, fit_poisson
 
     unplanted = sorted(set(cells["diagnosis_chapter_group"].astype(str)) - set(planted))
@@ -345,12 +345,8 @@ def pooled_pseudo_truth(cells: pd.DataFrame, spells: pd.DataFrame, params, plant
         raise TruthCheckRefused(f"truth.json plants no coordination effect for the chapter group(s) "
                                 f"{', '.join(unplanted)} of the person-time")
     out: dict[str, float] = {}
-    for population in populations(params, spells):
-        sub = cells.loc[population.mask(cells)].reset_index(drop=True)
-        spells_sub = spells.loc[population.mask(spells)].reset_index(drop=True)
-        if sub.empty:
-            continue
-        confounders = tuple(c for c in params.confounders if not (population.sex != "all" and c == "sex"))
+    for data in population_data(params, cells, spells):  # the populations and confounders of exposure_effects
+        sub, spells_sub, confounders, population = data.rows, data.spells, data.confounders, data.population
         exposure = sub[EXPOSURE].to_numpy(dtype=float)
         log_hr = np.log(sub["diagnosis_chapter_group"].astype(str).map(planted).to_numpy(dtype=float))
         planted_days = sub["days_at_risk"].to_numpy(dtype=float) * np.exp(log_hr * exposure)
