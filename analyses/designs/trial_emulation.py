@@ -153,6 +153,18 @@ def expand_trials(spells: pd.DataFrame, params: TargetTrialParameters, covariate
 # --- propensity model --------------------------------------------------------------------------
 
 
+def _ridge_penalty(p: int, ridge: float) -> np.ndarray:
+    """The L2 penalty per coefficient: ``ridge`` on all but the intercept (column 0)."""
+    penalty = np.full(p, ridge)
+    penalty[0] = 0.0
+    return penalty
+
+
+def _fitted_probability(x: np.ndarray | scipy.sparse.spmatrix, beta: np.ndarray) -> np.ndarray:
+    """expit(x beta), the linear predictor clipped so exp cannot overflow."""
+    return 1 / (1 + np.exp(-np.clip(x @ beta, -35, 35)))
+
+
 def fit_logistic(x: np.ndarray | scipy.sparse.spmatrix, y: np.ndarray, weights: np.ndarray, ridge: float = 0.0,
                  start: np.ndarray | None = None, max_iter: int = 50, tol: float = 1e-9) -> np.ndarray:
     """Weighted logistic regression by Newton–Raphson with an L2 penalty on all but column 0.
@@ -162,21 +174,13 @@ def fit_logistic(x: np.ndarray | scipy.sparse.spmatrix, y: np.ndarray, weights: 
     ``x`` may be a scipy sparse matrix (indicator designs are mostly zeros: the information
     matrix then costs the non-zeros, not rows × columns²).
     """
-    n, p = x.shape
+    p = x.shape[1]
     beta = np.zeros(p) if start is None else start.astype(float).copy()
-    penalty = np.full(p, ridge)
-    penalty[0] = 0.0
-    sparse = scipy.sparse.issparse(x)
+    penalty = _ridge_penalty(p, ridge)
     for _ in range(max_iter):
-        eta = np.clip(x @ beta, -35, 35)
-        mu = 1 / (1 + np.exp(-eta))
+        mu = _fitted_probability(x, beta)
         score = x.T @ (weights * (y - mu)) - penalty * beta
-        curvature = weights * mu * (1 - mu)
-        if sparse:
-            info = (x.T.multiply(curvature[None, :]) @ x).toarray()
-        else:
-            info = (x * curvature[:, None]).T @ x
-        step = np.linalg.solve(info + np.diag(penalty) + 1e-10 * np.eye(p), score)
+        step = np.linalg.solve(_information(x, mu, weights, penalty) + 1e-10 * np.eye(p), score)
         beta = beta + step
         if np.max(np.abs(step)) < tol:
             break
@@ -199,14 +203,16 @@ _DENSE_LIMIT = 1_000_000  # cells of a propensity design kept dense (below this,
 def logistic_information(x: np.ndarray | scipy.sparse.spmatrix, beta: np.ndarray, weights: np.ndarray,
                          ridge: float) -> np.ndarray:
     """Penalised information matrix X' diag(w mu (1 - mu)) X + ridge (intercept unpenalised) at ``beta``."""
-    mu = 1 / (1 + np.exp(-np.clip(x @ beta, -35, 35)))
+    return _information(x, _fitted_probability(x, beta), weights, _ridge_penalty(len(beta), ridge))
+
+
+def _information(x: np.ndarray | scipy.sparse.spmatrix, mu: np.ndarray, weights: np.ndarray,
+                 penalty: np.ndarray) -> np.ndarray:
     curvature = weights * mu * (1 - mu)
-    if scipy.sparse.issparse(x):
+    if scipy.sparse.issparse(x):  # the sparse product costs the non-zeros, not rows × columns²
         info = (x.T.multiply(curvature[None, :]) @ x).toarray()
     else:
         info = (x * curvature[:, None]).T @ x
-    penalty = np.full(len(beta), ridge)
-    penalty[0] = 0.0
     return info + np.diag(penalty)
 
 
@@ -246,11 +252,10 @@ def _replicate_models(models: list[_WeekModel], y: np.ndarray, base: np.ndarray,
         yr, wr = y[m.rows], base[m.rows]
         beta, converged = m.beta, False
         if update == "chord":
-            pen = np.full(len(m.beta), params.ps_ridge)
-            pen[0] = 0.0
+            penalty = _ridge_penalty(len(m.beta), params.ps_ridge)
             for _ in range(max_iter):
-                mu = 1 / (1 + np.exp(-np.clip(m.x @ beta, -35, 35)))
-                step = m.info_inverse @ (m.x.T @ (wr * (yr - mu)) - pen * beta)
+                mu = _fitted_probability(m.x, beta)
+                step = m.info_inverse @ (m.x.T @ (wr * (yr - mu)) - penalty * beta)
                 beta = beta + step
                 if np.max(np.abs(step)) < tol:
                     converged = True
@@ -264,7 +269,7 @@ def _replicate_models(models: list[_WeekModel], y: np.ndarray, base: np.ndarray,
 def _propensity(models: list[_WeekModel], n: int) -> np.ndarray:
     ps = np.empty(n)
     for m in models:
-        ps[m.rows] = 1 / (1 + np.exp(-np.clip(m.x @ m.beta, -35, 35)))
+        ps[m.rows] = _fitted_probability(m.x, m.beta)
     return ps
 
 

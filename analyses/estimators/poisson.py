@@ -129,12 +129,13 @@ def fit_poisson(data: pd.DataFrame, spec: PoissonSpec) -> PoissonResult:
             f"Poisson model {spec.analysis_id!r}: the rate ratio of {', '.join(diverged)} is not "
             "finite (a level or cell with no events, or only events); merge or drop that level"
         )
-    res = _Fit(fit, events[keep], len(names))
+    pearson_chi2 = float(np.sum((events[keep] - fit.mu) ** 2 / fit.mu))
+    df_resid = float(len(x) - len(names))
     n_clusters = int(frame[spec.cluster].nunique()) if spec.cluster else None
-    dispersion = float(res.pearson_chi2 / res.df_resid) if res.df_resid > 0 else np.nan
+    dispersion = pearson_chi2 / df_resid if df_resid > 0 else np.nan
     diagnostics = {
         "converged": bool(fit.converged), "n_iter": fit.n_iter,
-        "deviance": float(res.deviance), "pearson_chi2": float(res.pearson_chi2), "df_resid": float(res.df_resid),
+        "deviance": fit.deviance, "pearson_chi2": pearson_chi2, "df_resid": df_resid,
         "dispersion": dispersion, "se_type": f"cluster_robust:{spec.cluster}" if spec.cluster else "model",
         "n_rows": len(data), "n_rows_zero_exposure": n_dropped, "n_clusters": n_clusters,
         "total_exposure": float(exposure.sum()), "formula": f"{spec.events} ~ {spec.formula_rhs}",
@@ -232,17 +233,7 @@ def _cluster_vcov(x: np.ndarray, residual: np.ndarray, bread: np.ndarray, groups
     """CRV1 sandwich with statsmodels' small-sample factor G/(G-1) × (n-1)/(n-p)."""
     n, p = x.shape
     n_groups = int(groups.max()) + 1
-    scores = np.zeros((n_groups, p))
-    np.add.at(scores, groups, x * residual[:, None])
+    scores = np.column_stack([np.bincount(groups, weights=x[:, j] * residual, minlength=n_groups) for j in range(p)])
     meat = scores.T @ scores
     factor = n_groups / (n_groups - 1.0) * (n - 1.0) / (n - p)
     return factor * bread @ meat @ bread
-
-
-class _Fit:
-    """Goodness-of-fit figures of an IRLS fit (deviance, Pearson chi-square, residual df)."""
-
-    def __init__(self, fit: _IrlsFit, y: np.ndarray, n_params: int) -> None:
-        self.deviance = fit.deviance
-        self.pearson_chi2 = float(np.sum((y - fit.mu) ** 2 / fit.mu))
-        self.df_resid = float(len(y) - n_params)
