@@ -5,6 +5,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# The tested environment, every package pinned with its hashes (README: "The environment").
+LOCK   := requirements.lock
+# The tool that writes the lock, pinned too so that `make lock` is repeatable.
+PIP_TOOLS := pip-tools==7.6.2
+LOCK_VENV   := .venv-lock
+LATEST_VENV := .venv-latest
 
 DEMO_DIR      ?= data/demo
 DEMO_PERSONS  ?= 20000
@@ -19,18 +25,42 @@ DEMO_BOOTSTRAP ?= 40
 DEMO_STUDY    := $(DEMO_DIR)/study.toml
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test bench synth ingest build analyse report dictionary clean
+.PHONY: help setup lock test-latest demo test bench synth ingest build analyse report dictionary clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml
-	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+# A new .venv each time the lock changes, so nothing outside the lock survives an upgrade.
+# --no-deps: the lock already names every dependency; --no-build-isolation: koord is built with
+# the locked setuptools, not whatever is newest on the index that day.
+$(STAMP): $(LOCK) pyproject.toml
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else f"koord is locked for Python 3.11 and $(PYTHON) is {v[0]}.{v[1]}: run make with PYTHON=python3.11")'
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pipeline.environment $(LOCK)
 	@touch $(STAMP)
 
-setup: $(STAMP) ## create .venv and install the project with its dependencies
+setup: $(STAMP) ## create .venv with exactly the versions in requirements.lock
+
+lock: ## refresh requirements.lock to the newest versions pyproject.toml allows (then: make test)
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(PIP_TOOLS)
+	$(LOCK_VENV)/bin/pip-compile --quiet --upgrade --generate-hashes --allow-unsafe --strip-extras \
+		--extra dev --all-build-deps --no-emit-index-url --no-emit-find-links \
+		--output-file $(LOCK) pyproject.toml
+	rm -rf $(LOCK_VENV)
+	@echo "$(LOCK) refreshed; git diff $(LOCK) shows what changed. Next: make test, then commit both."
+
+test-latest: ## the tests in a throw-away venv of the newest versions pyproject.toml allows (not the lock)
+	rm -rf $(LATEST_VENV)
+	$(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade -e '.[dev]'
+	@echo "Newest allowed versions:"; $(LATEST_VENV)/bin/python -m pip freeze --exclude-editable | sed 's/^/  /'
+	KOORD_UNLOCKED=1 $(LATEST_VENV)/bin/python -m pytest -q -p no:cacheprovider; \
+		status=$$?; rm -rf $(LATEST_VENV); exit $$status
 
 demo: $(STAMP) ## synthetic delivery -> warehouse -> cohort -> analyses -> report; prints where the report is
 	rm -rf $(DELIVERY) $(TRUTH)
@@ -69,4 +99,4 @@ bench: $(STAMP) ## time and peak memory of each stage at 100 000 and 1 000 000 p
 	$(BIN)/python -m pipeline.bench
 
 clean: ## remove generated data (not .venv)
-	rm -rf data/demo data/bench
+	rm -rf data/demo data/bench $(LOCK_VENV) $(LATEST_VENV)

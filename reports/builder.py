@@ -25,7 +25,8 @@ from pipeline.progress import say
 from reports.checklog import write_check_log
 from reports.disclosure import DisclosureRules, RunInfo, check_outputs
 from reports.formatting import format_date
-from reports.inputs import code_version, current_user, default_study_path, open_inputs, read_study_file, run_time
+from reports.inputs import (code_version, current_user, default_study_path, open_inputs, read_study_file, run_time,
+                            software_versions)
 from reports.sections import RenderContext, registered_sections
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -90,7 +91,8 @@ def build_report(
     """
     out = Path(out_dir) / REPORT_DIR
     env = template_environment()
-    run = RunInfo(run_at=run_time(), code_version=code_version(), run_by=f"koord report ({current_user()})")
+    run = RunInfo(run_at=run_time(), code_version=code_version(), run_by=f"koord report ({current_user()})",
+                  environment=software_versions())
     sections = registered_sections()
 
     with open_inputs(warehouse_path) as inputs:

@@ -30,8 +30,14 @@ LOG_COLUMNS = (
     "sources",
     "run_at",
     "code_version",
+    "software",
     "run_by",
 )
+
+
+def software_text(run: RunInfo) -> str:
+    """``Python 3.11.7, duckdb 2.0.1, …``: the versions that made the numbers."""
+    return ", ".join(f"{name} {version}" for name, version in run.environment)
 
 
 def check_log_frame(checked: Mapping[str, CheckedOutput]) -> pd.DataFrame:
@@ -52,6 +58,7 @@ def check_log_frame(checked: Mapping[str, CheckedOutput]) -> pd.DataFrame:
             "sources": " ".join(c.source_ids),
             "run_at": c.run.run_at.isoformat(),
             "code_version": c.run.code_version,
+            "software": software_text(c.run),
             "run_by": c.run.run_by,
         })
     return pd.DataFrame(rows, columns=list(LOG_COLUMNS))

@@ -600,6 +600,7 @@ class RunInfo:
     run_at: datetime
     code_version: str
     run_by: str = "koord report"
+    environment: tuple[tuple[str, str], ...] = ()  # (package, version) that made the numbers
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,26 @@ def code_version() -> str:
     return f"{version} (git {described})" if described else version
 
 
+# What made the numbers besides koord's own code: named in the provenance and the output-check
+# log, because the git hash alone does not say which library versions ran.
+RECORDED_PACKAGES = ("duckdb", "pandas", "polars", "numpy", "scipy", "statsmodels", "lifelines",
+                     "matplotlib", "weasyprint")
+
+
+def software_versions() -> tuple[tuple[str, str], ...]:
+    """``(name, version)`` of Python and of `RECORDED_PACKAGES` as installed ('saknas' if not)."""
+    import platform
+    from importlib import metadata
+
+    versions = [("Python", platform.python_version())]
+    for name in RECORDED_PACKAGES:
+        try:
+            versions.append((name, metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            versions.append((name, "saknas"))
+    return tuple(versions)
+
+
 def current_user() -> str:
     try:
         return getpass.getuser()

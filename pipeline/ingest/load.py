@@ -373,7 +373,7 @@ def check_file(con: duckdb.DuckDBPyConnection, plan: FilePlan) -> None:
     ex = plan.extract
     present = {c for c in plan.columns.contract_of if c is not None}
     con.execute(f"create view cleaned as {validate.cleaned_select(ex, present, 'lined')}")
-    con.execute(f"insert into wh.raw._quarantine select * from ({validate.quarantine_sql(ex, present, 'cleaned', plan.name)}) "
+    con.execute(f"insert into wh.raw._quarantine select * from ({validate.quarantine_sql(ex, present, 'select * from cleaned', plan.name)}) "
                 f'order by line, "column"')
     con.execute(f"insert into wh.raw._quarantine select * from ({validate.duplicate_sql(ex, 'select * from cleaned', plan.name)}) "
                 "order by line")

@@ -164,7 +164,11 @@ def _num(x: float) -> str:
 
 def quarantine_sql(extract: Extract, present: set[str], cleaned: str, file: str) -> str:
     """SELECT of the quarantine rows (file, extract, line, column, value, reason, reason_kind):
-    one per failed check, so a row that breaks two rules is listed twice."""
+    one per failed check, so a row that breaks two rules is listed twice.
+
+    `cleaned` is a query (``select * from cleaned``), as for duplicate_sql: it becomes a CTE,
+    never a parenthesised FROM item, because DuckDB 2.0.1 refuses ``from (name)``.
+    """
     checks = row_checks(extract, present)
     items = ", ".join(
         f"case when {c.fails} then {{'col': {sql_string(c.column)}, 'value': {c.value}, "
@@ -173,10 +177,11 @@ def quarantine_sql(extract: Extract, present: set[str], cleaned: str, file: str)
     )
     any_fail = " or ".join(f"({c.fails})" for c in checks)
     return (
+        f"with c as ({cleaned}) "
         f"select {sql_string(file)} as file, {sql_string(extract.name)} as extract, _line as line, "
         f"r.col as \"column\", r.value as value, r.reason as reason, r.kind as reason_kind "
         f"from (select _line, unnest(list_filter([{items}], lambda x: x is not null)) as r "
-        f"from ({cleaned}) where {any_fail})"
+        f"from c where {any_fail})"
     )
 
 

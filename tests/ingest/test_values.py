@@ -108,7 +108,7 @@ def _run_checks(ex: Extract, values: list[dict[str, str | None]]):
     con.execute("create table stage as select _line, "
                 + ", ".join(f'{readers.clean_sql(chr(34) + n + chr(34))} as "{n}"' for n in names) + " from delivered")
     cleaned = validate.cleaned_select(ex, set(names), "stage")
-    quarantined = con.execute(validate.quarantine_sql(ex, set(names), f"({cleaned})", "t.csv")).fetchall()
+    quarantined = con.execute(validate.quarantine_sql(ex, set(names), cleaned, "t.csv")).fetchall()
     bad = ", ".join(str(q[2]) for q in quarantined) or "-1"
     typed = con.execute(f"select {validate.typed_select(ex, None, 't.csv')} from ({cleaned}) "
                         f"where _line not in ({bad}) order by _line").fetchall()

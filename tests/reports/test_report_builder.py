@@ -120,6 +120,19 @@ def test_the_report_and_its_check_log_are_written_beside_each_other(built):
     assert {"tabell1", "bortfall", "modell:tv_cox", "kurva:target_trial_cif", "figur_forest:tv_cox:diagnosis_chapter_group"} <= set(log["output_id"])
 
 
+def test_the_appendix_and_the_log_name_the_software_versions_that_made_the_numbers(built):
+    from importlib import metadata
+    import platform
+
+    paths, _, _, log = built
+    expected = [f"Python {platform.python_version()}"] + [
+        f"{name} {metadata.version(name)}" for name in ("duckdb", "pandas", "polars", "statsmodels", "lifelines", "weasyprint")]
+    html, log_html = paths.html.read_text(encoding="utf-8"), paths.check_log_html.read_text(encoding="utf-8")
+    for text in expected:
+        assert text in html and text in log_html
+        assert log["software"].str.contains(text, regex=False).all()
+
+
 def test_sections_exist_with_swedish_headings_in_order(built):
     _, _, html, _ = built
     h2 = [text for tag, text in html.headings if tag == "h2"]
