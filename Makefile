@@ -72,6 +72,7 @@ demo: $(STAMP) ## synthetic delivery -> warehouse -> cohort -> analyses -> repor
 	$(BIN)/koord analyse --warehouse $(WAREHOUSE) --out $(OUT) --study $(DEMO_STUDY)
 	$(BIN)/koord report --warehouse $(WAREHOUSE) --out $(OUT) --study $(DEMO_STUDY)
 	@echo "Rapport: $(OUT)/report/rapport.html (PDF: $(OUT)/report/rapport.pdf, utdatakontroll: $(OUT)/report/utdatakontroll.html)"
+	@echo "Internt arbetsmaterial (ej röjandekontrollerat, får inte lämna den säkra miljön): $(OUT)/internt/"
 
 synth: $(STAMP) ## write a synthetic delivery (DEMO_PERSONS, DEMO_SEED)
 	$(BIN)/koord synth --out $(DELIVERY) --persons $(DEMO_PERSONS) --seed $(DEMO_SEED) --truth $(TRUTH)
@@ -82,7 +83,7 @@ ingest: $(STAMP) ## load $(DELIVERY) into $(WAREHOUSE)
 build: $(STAMP) ## build the analysis tables (spells, person_time, attrition) in $(WAREHOUSE)
 	$(BIN)/koord build --warehouse $(WAREHOUSE) --study $(STUDY)
 
-analyse: $(STAMP) ## run the analyses named in $(STUDY); results to the warehouse and $(OUT)
+analyse: $(STAMP) ## run the analyses named in $(STUDY); results to the warehouse and $(OUT)/internt (must not leave)
 	$(BIN)/koord analyse --warehouse $(WAREHOUSE) --out $(OUT) --study $(STUDY)
 
 report: $(STAMP) ## disclosure-checked report (HTML + PDF, Swedish) and output-check log into $(OUT)/report

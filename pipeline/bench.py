@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from analyses.designs.outputs import internal_dir
 from pipeline.cli import build_parser
 
 BENCH_DIR = Path("data/bench")
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             if row["exit_code"] != 0:
                 print(f"stage {stage.name} failed at {persons} persons; later stages skipped", file=sys.stderr)
                 break
-        extra = directory / "out" / "bench_extra.json"
+        extra = internal_dir(directory / "out") / "bench_extra.json"  # written by `koord analyse --bench`
         if extra.exists():
             rows.extend(json.loads(extra.read_text()))
         rows.extend(truth_check_rows(directory / "out" / "truth_check.json", persons))

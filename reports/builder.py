@@ -1,17 +1,24 @@
-"""Build the report: collect every section's outputs, check them, log the check, render HTML and PDF.
+"""Build the report: collect every section's outputs, check them, audit them, render HTML and PDF, log.
 
 ``build_report(warehouse, out_dir)`` writes into ``out_dir/report/``:
 
 - ``rapport.html`` — the report (Swedish, self-contained: CSS and figures embedded);
 - ``rapport.pdf`` — the same HTML printed by WeasyPrint;
-- ``utdatakontroll.csv`` and ``utdatakontroll.html`` — the output-check log.
+- ``utdatakontroll.*`` — the output-check log: every published number with the rule applied,
+  the audit of every withheld count, and every file of the folder with its SHA-256.
 
 The order is fixed: all outputs are collected, all are checked together (links between
-sections hold), the log is written, and only then is anything rendered, from checked outputs.
+sections hold), the published numbers are attacked (`reports.disclosure.audit_report`: a
+withheld count pinned narrower than the threshold stops the build), and only then is
+anything rendered, from checked outputs. Everything is written to a new folder beside
+``report/`` that replaces it only when complete, so a failed build leaves the last good report.
 """
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +30,7 @@ from markupsafe import Markup
 from pipeline.errors import DisclosureError, KoordError
 from pipeline.progress import say
 from reports.checklog import write_check_log
-from reports.disclosure import DisclosureRules, RunInfo, check_outputs
+from reports.disclosure import DisclosureRules, RunInfo, audit_report, check_outputs
 from reports.formatting import format_date
 from reports.inputs import (code_version, current_user, default_study_path, open_inputs, read_study_file, run_time,
                             software_versions)
@@ -108,8 +115,17 @@ def build_report(
     n_blocked = sum(c.is_blocked for c in checked.values())
     n_suppressed = sum(c.status.value == "suppressed" for c in checked.values())
     progress(f"  disclosure control: {len(checked)} outputs, {n_suppressed} with suppressed cells, {n_blocked} blocked")
+    audit = audit_report(candidates, checked, rules)
+    pinned = audit[~audit["protected"]]
+    progress(f"  audit: {len(audit)} withheld counts, the narrowest interval a reader can pin one to is "
+             f"{_width_text(audit)} (threshold {rules.min_cell_count})")
+    if not pinned.empty:
+        listed = "; ".join(f"{r.output_id}: {r.location} in [{r.lower:g}, {r.upper:g}]" for r in pinned.head(5).itertuples())
+        raise DisclosureError(
+            f"the published numbers pin {len(pinned)} withheld count(s) narrower than {rules.min_cell_count}: {listed}. "
+            "No report was written. Switch secondary_suppression on in the study's [disclosure] table, or report this as a bug."
+        )
 
-    csv_path, log_html = write_check_log(checked, out, rules=rules, run=run, env=env, warehouse=str(warehouse_path))
     ctx = RenderContext(checked=checked, meta=meta, rules=rules, run=run, env=env)
     rendered = []
     for section in sections:
@@ -117,19 +133,57 @@ def build_report(
         if not isinstance(html, Markup):
             raise DisclosureError(f"section {section.key!r} must render through its template (got {type(html).__name__})")
         rendered.append({"key": section.key, "title": section.title_sv, "html": html})
-
     document = env.get_template("rapport.html.j2").render(
         title=TITLE, sections=rendered, run=run, run_at=format_date(run.run_at),
         css=(TEMPLATES / "rapport.css").read_text(encoding="utf-8"), warehouse_name=Path(warehouse_path).name,
     )
-    html_path = out / "rapport.html"
-    html_path.write_text(document, encoding="utf-8")
-    pdf_path = None
-    if pdf:
-        pdf_path = out / "rapport.pdf"
-        write_pdf(document, pdf_path, base_url=out)
+
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{REPORT_DIR}-", dir=out_dir))
+    staging.chmod(0o755)  # mkdtemp makes it private; the checker and the transfer must read it
+    try:
+        (staging / "rapport.html").write_text(document, encoding="utf-8")
+        if pdf:
+            write_pdf(document, staging / "rapport.pdf", base_url=staging)
+        files = [(p.name, _sha256(p), FILE_DESCRIPTIONS.get(p.name, "")) for p in sorted(staging.iterdir())]
+        write_check_log(checked, staging, rules=rules, run=run, env=env, warehouse=str(warehouse_path),
+                        audit=audit, files=files, cited=ctx.cited)
+        _replace_directory(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    html_path, log_html = out / "rapport.html", out / "utdatakontroll.html"
+    pdf_path = out / "rapport.pdf" if pdf else None
     progress(f"  report: {html_path}" + (f" and {pdf_path.name}" if pdf_path else "") + f"; output check: {log_html}")
-    return ReportPaths(html=html_path, pdf=pdf_path, check_log_csv=csv_path, check_log_html=log_html)
+    return ReportPaths(html=html_path, pdf=pdf_path, check_log_csv=out / "utdatakontroll.csv", check_log_html=log_html)
+
+
+FILE_DESCRIPTIONS = {
+    "rapport.html": "rapporten (HTML, figurer inbäddade)",
+    "rapport.pdf": "rapporten (PDF, samma innehåll)",
+}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _width_text(audit) -> str:
+    if audit.empty:
+        return "– (inget undertryckt)"
+    width = float(audit["width"].min())
+    return "obegränsat" if width == float("inf") else f"{width:g}"
+
+
+def _replace_directory(new: Path, target: Path) -> None:
+    """Put ``new`` where ``target`` is: the old folder is removed only after the new one is in place."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}-old-{new.name}")
+        target.rename(old)
+    new.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def write_pdf(document: str, path: Path, *, base_url: Path) -> None:

@@ -77,6 +77,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import DisclosureError, StudyDefinitionError
+from reports.audit import audit_frame, interval_audit
 
 
 # --- classes, statuses and rules -----------------------------------------------------------------
@@ -134,6 +135,8 @@ RULE_LABELS_SV = {
     "row_level": "data på individnivå lämnar aldrig databasen",
     "source_blocked": "bygger på en stoppad eller okontrollerad utdata",
     "nothing_left": "inget återstår efter undertryckning",
+    "extreme_share": "andelen är 0 % eller 100 % av gruppen och röjer allas utfall",
+    "audit": "övriga publicerade tal skulle ringa in värdet snävare än tröskeln",
 }
 
 DISCLOSIVE_ZERO_MODES = ("suppress", "flag", "off")
@@ -509,17 +512,34 @@ class MagnitudeOutput:
 
 
 @dataclass(frozen=True)
+class SharedCount:
+    """A count beside a model's estimate that a count table publishes too.
+
+    Row ``row`` (position in the summary) of column ``column`` (``n_persons``) is the number in
+    ``cell``: e.g. the persons of a model fitted on the whole study population are the flow's
+    last step. The two are then one number in the linked system: withheld together, and part
+    of the flow's equations (so the model cannot publish a count the flow protects).
+    """
+
+    row: int
+    column: str
+    cell: CellRef
+
+
+@dataclass(frozen=True)
 class ModelOutput:
     """A tidy estimate table (`analyses.results.SUMMARY_COLUMNS`).
 
     ``event_based`` False for estimates that rest on persons, not events (e.g. balance
-    diagnostics): then only the persons threshold and residual df apply.
+    diagnostics): then only the persons threshold and residual df apply. ``shared_counts``:
+    the counts it publishes that count tables publish too (`SharedCount`).
     """
 
     declaration: OutputDeclaration
     summary: pd.DataFrame
     output_id: str = ""
     event_based: bool = True
+    shared_counts: tuple[SharedCount, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -895,29 +915,31 @@ def _publish_counts(values: pd.DataFrame, withheld: set[tuple[Hashable, Hashable
     return out
 
 
-def _check_tables(
-    candidates: Sequence[FrequencyOutput | MagnitudeOutput],
-    rules: DisclosureRules,
-    run: RunInfo,
-) -> dict[str, CheckedOutput]:
-    """Frequency and magnitude tables of all candidates, solved as one linked system."""
+def _linked_system(
+    candidates: Sequence[FrequencyOutput | MagnitudeOutput], models: Sequence[ModelOutput], rules: DisclosureRules,
+) -> dict[str, Any]:
+    """Every cell of the linked tables with its value, the relations among them and the primary pattern."""
     values: dict[_Key, float] = {}
     equations: list[tuple[_Key, ...]] = []
     margins: list[_Key] = []
     primary: dict[_Key, Reason] = {}
     flags: dict[str, list[Reason]] = {}
     links: list[tuple[_Key, _Key]] = []
+    count_keys: set[_Key] = set()
     for out in candidates:
         oid = output_id_of(out)
         flags[oid] = []
         for tkey, table in out.tables.items():
-            frame = table.values if isinstance(table, CountTable) else table.totals
+            is_count = isinstance(table, CountTable)
+            frame = table.values if is_count else table.totals
             for r in frame.index:
                 for c in frame.columns:
                     values[(oid, tkey, r, c)] = float(frame.at[r, c])
+                    if is_count:
+                        count_keys.add((oid, tkey, r, c))
             equations += [tuple((oid, tkey, *cell) for cell in (eq.total, *eq.parts)) for eq in table.equations]
             margins += [(oid, tkey, *cell) for cell in table.margin_cells]
-            if isinstance(table, CountTable):
+            if is_count:
                 p, f = _primary_frequency(oid, tkey, table, rules)
                 flags[oid] += f
             else:
@@ -929,6 +951,19 @@ def _check_tables(
             else:
                 equations.append(tuple(_ref_key(ref) for ref in (link.total, *link.parts)))
                 margins.append(_ref_key(link.total))
+    model_keys: set[_Key] = set()
+    for model in models:
+        oid = output_id_of(model)
+        for shared in model.shared_counts:
+            key = (oid, "summary", shared.row, shared.column)
+            try:
+                values[key] = float(model.summary[shared.column].iloc[shared.row])
+            except (KeyError, IndexError, TypeError, ValueError):
+                raise DisclosureError(f"model output {oid!r}: shared count row {shared.row}, column {shared.column!r} "
+                                      "is not a number of its summary") from None
+            model_keys.add(key)
+            count_keys.add(key)
+            links.append((key, _ref_key(shared.cell)))
     unknown = [k for eq in equations for k in eq if k not in values] + [k for pair in links for k in pair if k not in values]
     if unknown:
         raise DisclosureError(f"link to a cell that no checked table has: {_location(unknown[0])} (output {unknown[0][0]!r})")
@@ -936,9 +971,111 @@ def _check_tables(
         total, parts = values[eq[0]], sum(values[k] for k in eq[1:])
         if not math.isclose(total, parts, rel_tol=1e-9, abs_tol=1e-6):
             raise DisclosureError(f"linked cells do not add up: {_location(eq[0])} is not the sum of its parts")
+    return {"values": values, "equations": equations, "margins": margins, "primary": primary, "links": links,
+            "flags": flags, "count_keys": count_keys, "model_keys": model_keys}
 
+
+def _count_relations(
+    equations: Sequence[tuple[_Key, ...]], links: Sequence[tuple[_Key, _Key]], count_keys: set[_Key],
+) -> tuple[list[tuple[_Key, ...]], list[tuple[_Key, _Key]]]:
+    """The relations among counts only (magnitude tables' sums of amounts are not counts)."""
+    return ([eq for eq in equations if all(k in count_keys for k in eq)],
+            [pair for pair in links if pair[0] in count_keys and pair[1] in count_keys])
+
+
+def _protect(
+    values: Mapping[_Key, float],
+    equations: Sequence[tuple[_Key, ...]],
+    primary: Mapping[_Key, Reason],
+    margins: Sequence[_Key],
+    links: Sequence[tuple[_Key, _Key]],
+    count_keys: set[_Key],
+    rules: DisclosureRules,
+) -> dict[_Key, Reason]:
+    """Secondary suppression, then the audit until no withheld count is pinned narrower than the threshold.
+
+    The heuristic (`secondary_suppression`) leaves no equation with one unknown, but several
+    equations together, or two withheld cells whose sum is small, can still pin a cell. The
+    audit (`reports.audit.interval_audit`) finds such a cell; one more cell of the relations
+    that pin it is withheld (the smallest non-zero inner cell first) and the pattern solved
+    again, until the audit passes or nothing is left to withhold.
+    """
+    count_eqs, count_links = _count_relations(equations, links, count_keys)
+    margin_set = set(margins)
+    extra: dict[_Key, Reason] = {}
+    withheld = secondary_suppression(values, equations, primary, margins=margins, links=links)
+    for _ in range(len(count_keys) + 1):
+        targets = [k for k in count_keys if k in withheld]
+        if not targets:
+            break
+        published = {k: (None if k in withheld else float(round_count(values[k], rules.rounding_base))) for k in count_keys}
+        intervals = interval_audit(published, count_eqs, count_links, rounding_base=rules.rounding_base, targets=targets)
+        narrow = sorted((k for k in targets if intervals[k].width < rules.min_cell_count), key=repr)
+        if not narrow:
+            break
+        pick = _widening_cell(narrow[0], withheld, count_eqs, count_links, values, margin_set)
+        if pick is None:
+            break  # nothing left to withhold around it; the report's audit says so
+        extra[pick] = Reason("", "audit", f"skyddar {_location(narrow[0])}")
+        withheld = secondary_suppression(values, equations, {**primary, **extra}, margins=margins, links=links)
+    return withheld
+
+
+def _widening_cell(
+    target: _Key,
+    withheld: Mapping[_Key, Reason],
+    equations: Sequence[tuple[_Key, ...]],
+    links: Sequence[tuple[_Key, _Key]],
+    values: Mapping[_Key, float],
+    margins: set[_Key],
+) -> _Key | None:
+    """A published cell whose withholding loosens the relations that pin ``target``.
+
+    Searches the equations of the target (and its linked copies) first, then those reached
+    through the other withheld cells in them; within one round the smallest non-zero inner
+    cell, then margins, then zeros.
+    """
+    same: dict[_Key, set[_Key]] = {}
+    for a, b in links:
+        same.setdefault(a, {a}).add(b)
+        same.setdefault(b, {b}).add(a)
+    frontier, seen_cells, seen_eqs = set(same.get(target, {target})), set(), set()
+    while frontier:
+        seen_cells |= frontier
+        candidates, reached = [], set()
+        for i, eq in enumerate(equations):
+            if i in seen_eqs or not frontier.intersection(eq):
+                continue
+            seen_eqs.add(i)
+            for k in eq:
+                if k in withheld:
+                    reached |= same.get(k, {k})
+                else:
+                    candidates.append(k)
+        if candidates:
+            return min(candidates, key=lambda k: ((0 if values[k] > 0 else 2) + (1 if k in margins else 0),
+                                                  abs(values[k]), repr(k)))
+        frontier = reached - seen_cells
+    return None
+
+
+def _check_tables(
+    candidates: Sequence[FrequencyOutput | MagnitudeOutput],
+    rules: DisclosureRules,
+    run: RunInfo,
+    models: Sequence[ModelOutput] = (),
+) -> tuple[dict[str, CheckedOutput], dict[_Key, Reason]]:
+    """Frequency and magnitude tables of all candidates, solved as one linked system.
+
+    The models' shared counts (`SharedCount`) join the system as cells linked to the count
+    table cells they repeat. Returns the checked tables and the withheld shared model counts
+    (key ``(model id, 'summary', row, column)``).
+    """
+    system = _linked_system(candidates, models, rules)
+    values, equations, margins, primary, links, flags = (
+        system["values"], system["equations"], system["margins"], system["primary"], system["links"], system["flags"])
     if rules.secondary_suppression:
-        withheld = secondary_suppression(values, equations, primary, margins=margins, links=links)
+        withheld = _protect(values, equations, primary, margins, links, system["count_keys"], rules)
     else:
         withheld = {k: replace(r, location=_location(k)) for k, r in primary.items()}
 
@@ -967,7 +1104,7 @@ def _check_tables(
             thresholds=rules.for_class(out.declaration.disclosure_class), run=run,
             _tables=tables, flags=tuple(flags[oid]),
         )
-    return checked
+    return checked, {k: r for k, r in withheld.items() if k in system["model_keys"]}
 
 
 def _publish_magnitude(table: MagnitudeTable, withheld: set[tuple[Hashable, Hashable]], base: int | None) -> pd.DataFrame:
@@ -1057,8 +1194,32 @@ def _complement_model_counts(
     return hidden
 
 
-def _check_model(out: ModelOutput, rules: DisclosureRules, run: RunInfo) -> CheckedOutput:
+# Estimands that are shares of a group: 0 % or 100 % says the same of everyone in it.
+SHARE_ESTIMANDS = ("cumulative_incidence", "risk", "proportion", "share", "survival", "cif")
+# Estimands computed from two such shares: they give a withheld share back from the other.
+SHARE_CONTRASTS = ("risk_difference", "risk_ratio")
+# Shares are shown with one decimal in per cent: within half a unit of that of 0 or 1 reads as 0 % or 100 %.
+EXTREME_SHARE_MARGIN = 0.0005
+
+
+def is_extreme_share(estimate: object) -> bool:
+    """True when a share (0-1) would read as 0,0 % or 100,0 %."""
+    try:
+        x = float(estimate)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return not math.isnan(x) and (x < EXTREME_SHARE_MARGIN or x > 1 - EXTREME_SHARE_MARGIN)
+
+
+def _check_model(
+    out: ModelOutput, rules: DisclosureRules, run: RunInfo, linked_hidden: Mapping[tuple[int, str], Reason] | None = None,
+) -> CheckedOutput:
     """Per row: persons and events (the fewest in any compared arm, when stated); per fit: residual df.
+
+    A share of 0 % or 100 % of a group (`SHARE_ESTIMANDS`) is withheld like a small count,
+    and with it the contrasts (`SHARE_CONTRASTS`) of the same comparison, which would give it
+    back. Counts the linked system withholds (``linked_hidden``: (row, column) -> reason, from
+    the model's `SharedCount`s) are withheld here too.
 
     Published: the tidy columns and the label columns `MODEL_LABELS` (``n_persons`` and
     ``n_events`` rounded when rounding is on); other extra columns (further counts, sums of
@@ -1108,7 +1269,25 @@ def _check_model(out: ModelOutput, rules: DisclosureRules, run: RunInfo) -> Chec
             detail = f"under {rules.min_events_per_estimate}" + (" i någon arm" if arm_events is not None else "")
             reasons.append(Reason(where(row), "min_events", detail))
 
+    if "estimand" in summary.columns:
+        comparison = [c for c in (*fit_keys, "horizon_days", "landmark_day") if c in summary.columns]
+        extreme = [i for i, row in summary.iterrows()
+                   if not hide[i] and row["estimand"] in SHARE_ESTIMANDS and is_extreme_share(row["estimate"])]
+        for i in extreme:
+            hide[i] = True
+            reasons.append(Reason(where(summary.loc[i]), "extreme_share"))
+            same = (summary[comparison].astype(str) == summary.loc[i, comparison].astype(str)).all(axis=1)
+            for j in summary.index[same & summary["estimand"].isin(SHARE_CONTRASTS) & ~hide]:
+                hide[j] = True
+                reasons.append(Reason(where(summary.loc[j]), "extreme_share",
+                                      f"skulle ge tillbaka andelen i {where(summary.loc[i])}"))
+
     counts_hidden = _complement_model_counts(summary, hide, fit_keys, reasons, where)
+    for (i, col), reason in (linked_hidden or {}).items():
+        if col not in count_columns:
+            raise DisclosureError(f"model output {oid!r}: only {count_columns} can be shared counts, got {col!r}")
+        counts_hidden[i] = True
+        reasons.append(replace(reason, location=where(summary.loc[i])))
 
     keep = list(dict.fromkeys([*SUMMARY_COLUMNS, *label_columns]))
     published = summary.reindex(columns=[c for c in keep if c in summary.columns]).astype(object)
@@ -1139,6 +1318,7 @@ def _check_curve(out: CurveOutput, rules: DisclosureRules, run: RunInfo) -> Chec
     if missing:
         raise DisclosureError(f"curve output {oid!r}: lacks column(s) {', '.join(missing)}")
     min_risk, min_events = rules.at_risk_threshold, rules.curve_events_threshold
+    share_columns = [c for c in out.curve.columns if c in SHARE_ESTIMANDS]
     reasons: list[Reason] = []
     shown_rows = []
     n_steps = n_hidden = 0
@@ -1165,7 +1345,10 @@ def _check_curve(out: CurveOutput, rules: DisclosureRules, run: RunInfo) -> Chec
                 continue  # censoring only: no step
             n_steps += 1
             pending += events
-            if at_risk < min_risk:
+            if any(is_extreme_share(row[c]) for c in share_columns):
+                n_hidden += 1
+                group_reasons.append(Reason(f"{label}, t={row[out.time_column]}", "extreme_share"))
+            elif at_risk < min_risk:
                 n_hidden += 1
                 group_reasons.append(Reason(f"{label}, t={row[out.time_column]}", "curve_at_risk", f"under {min_risk}"))
             elif pending < min_events:
@@ -1266,6 +1449,7 @@ def check_outputs(
         raise DisclosureError(f"output id(s) declared twice: {', '.join(dupes)}")
     checked: dict[str, CheckedOutput] = {}
     tables: list[FrequencyOutput | MagnitudeOutput] = []
+    models: list[ModelOutput] = []
     derived: list[FigureOutput | TextNumberOutput] = []
     for out in candidates:
         expected = _EXPECTED_CLASS.get(type(out))
@@ -1282,12 +1466,55 @@ def check_outputs(
         elif isinstance(out, (FrequencyOutput, MagnitudeOutput)):
             tables.append(out)
         elif isinstance(out, ModelOutput):
-            checked[output_id_of(out)] = _check_model(out, rules, run)
+            models.append(out)
         elif isinstance(out, CurveOutput):
             checked[output_id_of(out)] = _check_curve(out, rules, run)
         else:
             derived.append(out)
-    checked.update(_check_tables(tables, rules, run))
+    checked_tables, model_withheld = _check_tables(tables, rules, run, models)
+    checked.update(checked_tables)
+    for model in models:
+        oid = output_id_of(model)
+        linked = {(k[2], k[3]): r for k, r in model_withheld.items() if k[0] == oid}
+        checked[oid] = _check_model(model, rules, run, linked)
     for out in derived:  # text numbers may feed figures and vice versa: sources first
         checked[output_id_of(out)] = _check_derived(out, checked, rules, run)
     return {i: checked[i] for i in ids}
+
+
+# --- the audit of what was published ---------------------------------------------------------------
+
+
+def _published_count(checked: CheckedOutput, key: _Key) -> float | None:
+    """The number a checked output publishes in a cell (None when withheld)."""
+    _, tkey, row, col = key
+    frame = checked.table(tkey)
+    if checked.disclosure_class is DisclosureClass.MODEL:
+        value = frame[col].iloc[row]
+    else:
+        value = frame.at[row, col]
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and not pd.isna(value):
+        return float(value)
+    return None
+
+
+def audit_report(candidates: Sequence[Output], checked: Mapping[str, CheckedOutput], rules: DisclosureRules) -> pd.DataFrame:
+    """Attack the published numbers: the interval every withheld count can lie in.
+
+    The relations are those the outputs declare (margins, flow steps, links across tables,
+    models' shared counts); the values are what the checked outputs publish (rounded when
+    rounding is on), never the true ones. Returns `reports.audit.audit_frame`: one row per
+    withheld count with its interval and ``protected`` (width at least ``min_cell_count``).
+    A blocked output publishes nothing: its cells count as withheld.
+    """
+    tables = [c for c in candidates if isinstance(c, (FrequencyOutput, MagnitudeOutput)) and output_id_of(c) in checked]
+    models = [c for c in candidates if isinstance(c, ModelOutput) and output_id_of(c) in checked]
+    system = _linked_system(tables, models, rules)
+    count_keys = system["count_keys"]
+    equations, links = _count_relations(system["equations"], system["links"], count_keys)
+    published: dict[_Key, float | None] = {}
+    for key in count_keys:
+        out = checked[key[0]]
+        published[key] = None if out.is_blocked else _published_count(out, key)
+    intervals = interval_audit(published, equations, links, rounding_base=rules.rounding_base)
+    return audit_frame(intervals, rules.min_cell_count)

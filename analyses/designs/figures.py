@@ -1,10 +1,12 @@
 """Figures of the analyses: cumulative incidence by arm, forest plots of the effects, covariate balance.
 
 Drawn from the result tables only (what is written is what is shown), as PNG files in
-``<out>/figures/``: ``cif_<analysis>.png`` (return to work by arm of the emulated trials, for
-everyone, women and men), ``forest_<analysis>.png`` (each ratio analysis: everyone, women,
+``<out>/internt/figures/``: ``cif_<analysis>.png`` (return to work by arm of the emulated trials,
+for everyone, women and men), ``forest_<analysis>.png`` (each ratio analysis: everyone, women,
 men and the subgroups), ``forest_designs.png`` (the main estimate of every design side by
 side, the naive one included) and ``balance_<analysis>.png`` (|SMD| before and after weighting).
+They are unchecked working material that must not leave the secure environment; the report
+(`reports/`) draws its own figures after disclosure control.
 """
 
 from __future__ import annotations
@@ -115,7 +117,7 @@ def _passes(frame: pd.DataFrame) -> pd.Series:
 
 
 def write_figures(tables: Mapping[str, pd.DataFrame], specs, figure_dir: Path) -> dict[str, Path]:
-    """Every figure the results support; returns {name: path}."""
+    """Every figure the results support, in ``figure_dir``; returns {"<figure_dir's name>/<file>": path}."""
     figure_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     curves = tables.get("cif_curves", pd.DataFrame())
@@ -123,7 +125,7 @@ def write_figures(tables: Mapping[str, pd.DataFrame], specs, figure_dir: Path) -
         for analysis_id, c in curves.groupby("analysis_id"):
             path = plot_cumulative_incidence(c, figure_dir / f"cif_{analysis_id}.png",
                                              f"Return to work by arm ({analysis_id})")
-            written[f"figures/{path.name}"] = path
+            written[f"{figure_dir.name}/{path.name}"] = path
     design_rows = []
     for spec in specs:
         summary = tables.get(spec.id)
@@ -134,19 +136,19 @@ def write_figures(tables: Mapping[str, pd.DataFrame], specs, figure_dir: Path) -
             continue
         ratio["passes"] = _passes(ratio)
         path = plot_forest(ratio, figure_dir / f"forest_{spec.id}.png", f"{spec.id}: {spec.design}")
-        written[f"figures/{path.name}"] = path
+        written[f"{figure_dir.name}/{path.name}"] = path
         overall = ratio[(ratio["subgroup"] == "all")].copy()
         overall["label"] = [f"{spec.id} · {t}" if t != "is_coordinated" else spec.id for t in overall["term"]]
         design_rows.append(overall)
     if design_rows:
         path = plot_forest(pd.concat(design_rows, ignore_index=True), figure_dir / "forest_designs.png",
                            "Coordination and return to work: every design, everyone")
-        written[f"figures/{path.name}"] = path
+        written[f"{figure_dir.name}/{path.name}"] = path
     balance = tables.get("balance", pd.DataFrame())
     if len(balance):
         for analysis_id, b in balance.groupby("analysis_id"):
             path = plot_balance(b, figure_dir / f"balance_{analysis_id}.png", f"Covariate balance ({analysis_id})")
-            written[f"figures/{path.name}"] = path
+            written[f"{figure_dir.name}/{path.name}"] = path
     return written
 
 

@@ -4,7 +4,10 @@
 analysis; `write_results` is the only place that writes: the schema `results` of the
 warehouse (one table per analysis id, plus `cif_curves`, `balance` and the catalogue
 `_analyses`; the schema is rewritten as a whole so no stale result survives a changed study)
-and `<out>/results/*.csv`, `<out>/figures/*.png`.
+and, as unchecked working material that must not leave the secure environment,
+`<out>/internt/results/*.csv`, `<out>/internt/figures/*.png` and `<out>/internt/LÄS_MIG.txt`
+saying so (the folder's name: `INTERNAL_DIR`, in `analyses.designs.outputs`). Only
+`<out>/report/`, after `koord report`'s disclosure control, is meant to leave.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from analyses.designs.evalue import e_value_result
 from analyses.designs.heterogeneity import heterogeneity
 from analyses.designs.landmark import landmark
 from analyses.designs.naive import naive_ever_coordinated
+from analyses.designs.outputs import FIGURES_DIR, INTERNAL_DIR, RESULTS_DIR, internal_dir, write_internal_readme
 from analyses.designs.specs import AnalysisSpec, resolve_entry_day
 from analyses.designs.time_varying import (
     aggregate_person_time,
@@ -178,6 +182,11 @@ def write_results(con: duckdb.DuckDBPyConnection, specs: tuple[AnalysisSpec, ...
                   out_dir: Path, *, replace_all: bool = True) -> dict[str, Path]:
     """Write the results schema, the CSV files and the figures; return the files written.
 
+    The files go to ``out_dir/internt/`` (`INTERNAL_DIR`): ``results/<name>.csv``,
+    ``figures/*.png`` and ``LÄS_MIG.txt``, which says they are unchecked and must not leave the
+    secure environment; nothing is written directly under ``out_dir``, where ``report/`` goes.
+    The keys of the dict returned are the paths relative to ``out_dir/internt/``.
+
     With ``replace_all`` (a whole study) the schema `results` is dropped and rebuilt, so no
     table of an analysis the study no longer runs survives; otherwise (``--only``) only the
     tables and rows of these analyses are replaced. Either way in one transaction.
@@ -206,7 +215,10 @@ def write_results(con: duckdb.DuckDBPyConnection, specs: tuple[AnalysisSpec, ...
         con.execute("rollback")
         raise
     written: dict[str, Path] = {}
-    results_dir = out_dir / "results"
+    internal = internal_dir(out_dir)
+    readme = write_internal_readme(out_dir)
+    written[readme.name] = readme
+    results_dir = internal / RESULTS_DIR
     results_dir.mkdir(parents=True, exist_ok=True)
     everything = {**tables}
     for name in shared:
@@ -217,9 +229,10 @@ def write_results(con: duckdb.DuckDBPyConnection, specs: tuple[AnalysisSpec, ...
     for name, frame in everything.items():
         path = results_dir / f"{name}.csv"
         frame.to_csv(path, index=False)
-        written[f"results/{name}.csv"] = path
-    written.update(figures.write_figures(everything, specs, out_dir / "figures"))
+        written[f"{RESULTS_DIR}/{name}.csv"] = path
+    written.update(figures.write_figures(everything, specs, internal / FIGURES_DIR))
     return written
 
 
-__all__ = ["RESULTS_SCHEMA", "check_inputs", "load_spells", "run_analyses", "spells_in_followup", "write_results"]
+__all__ = ["INTERNAL_DIR", "RESULTS_SCHEMA", "check_inputs", "load_spells", "run_analyses", "spells_in_followup",
+           "write_results"]

@@ -219,7 +219,7 @@ class AnalysisSpec:
     ----------
     id : str
         Lower-case identifier ([a-z][a-z0-9_]*): the results table ``results.<id>`` and
-        ``<out>/results/<id>.csv``.
+        ``<out>/internt/results/<id>.csv``.
     design : str
         A key of `DESIGNS`.
     description : str

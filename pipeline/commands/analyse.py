@@ -7,13 +7,17 @@ import json
 import time
 from pathlib import Path
 
+from analyses.designs.outputs import FIGURES_DIR, INTERNAL_DIR, README_NAME, RESULTS_DIR, internal_dir
 from pipeline.errors import KoordError
+
+_INTERNAL = f"OUT/{INTERNAL_DIR}"
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "analyse",
-        help="run the study's analyses of coordination and return to work; write tidy results and figures",
+        help=f"run the study's analyses of coordination and return to work; write tidy results and figures "
+             f"(unchecked, to {_INTERNAL}/, which must not leave the secure environment)",
         description=(
             "Run the analyses named in the study file's [analyses] table on the analysis tables of a "
             "warehouse built by `koord build`: the adjusted as-treated Cox and Poisson models with "
@@ -22,13 +26,18 @@ def register(subparsers) -> None:
             "its immortal-time bias), heterogeneity by sex, age, diagnosis and region, and the E-value. "
             "Every result is computed for everyone and for women and men. Results go to the warehouse "
             "schema `results` (one table per analysis id, plus cif_curves, balance and the catalogue "
-            "_analyses; the schema is rewritten) and to OUT/results/<id>.csv; figures to OUT/figures/. "
+            f"_analyses; the schema is rewritten) and to {_INTERNAL}/{RESULTS_DIR}/<id>.csv; figures to "
+            f"{_INTERNAL}/{FIGURES_DIR}/. Everything under {_INTERNAL}/ is working material before disclosure "
+            f"control and must not leave the secure environment ({_INTERNAL}/{README_NAME} says so); only "
+            "OUT/report/, written by `koord report` after disclosure control, is meant to leave. "
             "Without --study the documented defaults run (see analyses/designs/specs.py)."
         ),
         epilog="example: koord analyse --warehouse data/demo/warehouse.duckdb --out data/demo/out --study study.toml",
     )
     p.add_argument("--warehouse", required=True, type=Path, metavar="FILE", help="the DuckDB warehouse built by `koord build`")
-    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for results/*.csv and figures/*.png")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR",
+                   help=f"output folder; results/*.csv and figures/*.png go to DIR/{INTERNAL_DIR}/ "
+                        "(unchecked: must not leave the secure environment)")
     p.add_argument("--study", type=Path, metavar="FILE",
                    help="study definition (TOML) whose [analyses] table names the analyses; default: the repository's study.toml")
     p.add_argument("--only", nargs="+", metavar="ID",
@@ -36,7 +45,7 @@ def register(subparsers) -> None:
                         "their results replace the earlier ones, the other results stay")
     p.add_argument("--bench", action="store_true",
                    help="also time the Poisson on aggregated person-time against lifelines' Cox on the same data "
-                        "and write OUT/bench_extra.json (used by `make bench`)")
+                        f"and write {_INTERNAL}/bench_extra.json (used by `make bench`)")
     p.set_defaults(func=run)
 
 
@@ -82,8 +91,8 @@ def run(args: argparse.Namespace) -> int:
             say("  bench: Poisson on aggregated person-time vs lifelines CoxTimeVaryingFitter …")
             row = poisson_vs_cox(con, study.min_spell_days)
             row["persons"] = int(con.execute("select count(distinct person_id) from spells").fetchall()[0][0])
-            args.out.mkdir(parents=True, exist_ok=True)
-            (args.out / "bench_extra.json").write_text(json.dumps([row], indent=2))
+            internal_dir(args.out).mkdir(parents=True, exist_ok=True)
+            (internal_dir(args.out) / "bench_extra.json").write_text(json.dumps([row], indent=2))
             say(f"  bench: HR Poisson {row['hr_poisson']:.4f} vs Cox {row['hr_cox_lifelines']:.4f} "
                 f"({100 * row['relative_difference']:+.2f} %), {row['poisson_seconds']:.1f} s vs "
                 f"{row['cox_seconds']:.1f} s (× {row['speedup']:.0f})")
@@ -92,6 +101,11 @@ def run(args: argparse.Namespace) -> int:
     finally:
         con.close()
     print(format_summary(resolved, results, time.perf_counter() - t0, args.out, written))
+    legacy = [p for p in (args.out / RESULTS_DIR, args.out / FIGURES_DIR) if p.is_dir()]
+    if legacy:
+        say(f"  warning: {' and '.join(str(p) for p in legacy)} (written by an earlier koord beside report/) "
+            f"hold unchecked results and must not leave the secure environment: delete them, or move them into "
+            f"{internal_dir(args.out)}")
     return 0
 
 
@@ -119,6 +133,11 @@ def format_summary(specs, results, seconds: float, out: Path, written: dict) -> 
                 continue
             lines.append(f"    {str(who):<6} {what:<20} {r['estimand']:<16} {r['estimate']:.3f} "
                          f"({r['conf_low']:.3f}-{r['conf_high']:.3f}){verdict}")
-    lines.append(f"  results: warehouse schema results, {out / 'results'}; figures: {out / 'figures'} "
-                 f"({sum(1 for k in written if k.startswith('figures/'))} files)")
+    internal = internal_dir(out)
+    n_results = sum(1 for k in written if k.startswith(f"{RESULTS_DIR}/"))
+    n_figures = sum(1 for k in written if k.startswith(f"{FIGURES_DIR}/"))
+    lines.append(f"  results: warehouse schema results; unchecked, internal only: {internal / RESULTS_DIR} "
+                 f"({n_results} files), {internal / FIGURES_DIR} ({n_figures} files)")
+    lines.append(f"  {internal} must NOT leave the secure environment (see {README_NAME}); only "
+                 f"{out / 'report'}, after `koord report`'s disclosure control, is meant to leave")
     return "\n".join(lines)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
@@ -34,6 +34,9 @@ class RenderContext:
     rules: DisclosureRules
     run: RunInfo
     env: jinja2.Environment
+    # Numbers quoted in running text and captions: (source output id, where, the text shown),
+    # written to the output-check log beside the tables they are read from.
+    cited: list[tuple[str, str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for key, value in self.checked.items():
@@ -44,6 +47,14 @@ class RenderContext:
 
     def get(self, output_id: str) -> CheckedOutput | None:
         return self.checked.get(output_id)
+
+    def cite(self, output_id: str, where_sv: str, text: str) -> str:
+        """Record a number quoted in text, read from checked output ``output_id``; returns ``text``."""
+        source = self.checked.get(output_id)
+        if source is None or source.is_blocked:
+            raise DisclosureError(f"the text quotes output {output_id!r}, which is not a checked, published output")
+        self.cited.append((output_id, where_sv, text))
+        return text
 
     def with_prefix(self, prefix: str) -> list[CheckedOutput]:
         return [c for k, c in self.checked.items() if k.startswith(prefix)]

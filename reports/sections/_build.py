@@ -14,6 +14,9 @@ from reports.disclosure import CountTable, Equation, with_margins
 TOTAL = "Totalt"
 MISSING = "__saknas__"  # row label of NULL values, so the rows add up to the margin
 UNKNOWN_SEX = "unknown"
+FLOW_OUTPUT = "bortfall"  # the inclusion flow's output, and the keys of its tables per measure
+FLOW_TABLES = {"n_persons": "personer", "n_spells": "sjukfall"}
+FLOW_PERSONS = FLOW_TABLES["n_persons"]
 
 
 def crosstab_by_sex(

@@ -16,10 +16,12 @@ from typing import Any
 import pandas as pd
 
 from analyses.results import SUMMARY_COLUMNS
-from reports.disclosure import CheckedOutput, CurveOutput, FigureOutput, ModelOutput, Output
+from data_schemas.tables import SEXES
+from reports.disclosure import CellRef, CheckedOutput, CurveOutput, FigureOutput, ModelOutput, Output, SharedCount
 from reports.inputs import RESULTS_SCHEMA, ReportInputs
 from reports.labels import SEX_PLURAL_SV, SUBGROUP_SV, value_label
 from reports.outputs import declaration, instance_id
+from reports.sections._build import FLOW_OUTPUT, FLOW_PERSONS, TOTAL, attrition_table
 
 EXPOSURE_TERM = "is_coordinated"  # the exposure's term in every design (analyses.designs._models.EXPOSURE)
 HETEROGENEITY_TERM = "heterogeneity_test"  # Wald test of equal effects across a dimension's levels
@@ -46,6 +48,38 @@ DEFAULT_ORDER = ("tv_cox", "tv_poisson", "target_trial", "landmark", "naive_ever
 class ResultCatalogue:
     summaries: tuple[str, ...]
     curves: tuple[str, ...]
+
+
+def person_flow(inputs: ReportInputs) -> pd.DataFrame | None:
+    """The published flow of persons (`bortfall`'s table ``personer``), None without attrition."""
+    if not inputs.has_table("main", "attrition"):
+        return None
+    table = attrition_table(inputs.query("select * from main.attrition order by step_order, sex"), "n_persons")
+    return None if table is None else table.values
+
+
+def shared_population_counts(summary: pd.DataFrame, flow: pd.DataFrame | None) -> tuple[SharedCount, ...]:
+    """The model's persons that the flow of persons publishes too, as `SharedCount`s.
+
+    A reader who sees the same number of persons (for everyone, women or men) beside an
+    estimate and in a step of the flow takes them for one population, and can use the
+    flow's equations on it: so such counts are linked to the flow's cell (the latest step
+    with that number) and protected with it.
+    """
+    if flow is None or "n_persons" not in summary.columns:
+        return ()
+    kept = [r for r in flow.index if str(r).endswith(":kvar")]
+    column_of = {"all": TOTAL, **{s: s for s in SEXES}}
+    shared = []
+    for i, (_, row) in enumerate(summary.reset_index(drop=True).iterrows()):
+        col = column_of.get(population_of(row))
+        n = pd.to_numeric(pd.Series([row["n_persons"]]), errors="coerce").iloc[0]
+        if col is None or col not in flow.columns or pd.isna(n):
+            continue
+        steps = [r for r in kept if float(flow.at[r, col]) == float(n)]
+        if steps:
+            shared.append(SharedCount(i, "n_persons", CellRef(FLOW_OUTPUT, FLOW_PERSONS, steps[-1], col)))
+    return tuple(shared)
 
 
 def find_results(inputs: ReportInputs) -> ResultCatalogue:
@@ -82,9 +116,11 @@ def collect_results(inputs: ReportInputs) -> list[Output]:
     """Model outputs of every summary table, curve outputs of every curve table, and their figures."""
     catalogue = find_results(inputs)
     outputs: list[Output] = []
+    flow = person_flow(inputs)
     for name in catalogue.summaries:
         summary = inputs.query(f'select * from {RESULTS_SCHEMA}."{name}"')
-        outputs.append(ModelOutput(declaration("modell"), summary, output_id=model_id(name)))
+        outputs.append(ModelOutput(declaration("modell"), summary, output_id=model_id(name),
+                                   shared_counts=shared_population_counts(summary, flow)))
     for name in catalogue.curves:
         curve = inputs.query(f'select * from {RESULTS_SCHEMA}."{name}"')
         groups = curve_group_columns(curve)

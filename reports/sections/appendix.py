@@ -7,8 +7,9 @@ from itertools import groupby
 from markupsafe import Markup
 
 from data_schemas.dictionary import dictionary_rows
-from reports.disclosure import DisclosureClass, rule_set_text
+from reports.disclosure import DisclosureClass
 from reports.formatting import format_date
+from reports.logtext import changed_from_defaults, defaults_text_sv, rules_text_sv
 from reports.sections import RenderContext, Section, no_outputs, register
 from reports.views import DataCell, HeaderCell, Row, RowGroup, TableView
 
@@ -45,10 +46,11 @@ def manifest_view(ctx: RenderContext) -> TableView | None:
 
 
 def render(ctx: RenderContext) -> Markup:
-    classes = [(c.label_sv, rule_set_text(c, ctx.rules.for_class(c))) for c in DisclosureClass]
+    classes = [(c.label_sv, rules_text_sv(c, ctx.rules)) for c in DisclosureClass]
     build = dict(ctx.meta.build or {})
     return ctx.render(
         "sections/appendix.html.j2", dictionary=dictionary_view(), manifest=manifest_view(ctx), classes=classes,
+        defaults=defaults_text_sv(), changed=changed_from_defaults(ctx.rules),
         build=build, built_at=format_date(build.get("built_at")), run_at=format_date(ctx.run.run_at),
         delivery=ctx.meta.delivery or {}, extraction_date=format_date((ctx.meta.delivery or {}).get("extraction_date")), study_file=ctx.meta.study_file, n_outputs=len(ctx.checked),
     )

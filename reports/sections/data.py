@@ -15,10 +15,10 @@ from reports.inputs import ReportInputs, ReportMeta
 from reports.labels import SEX_PLURAL_SV
 from reports.outputs import declaration
 from reports.sections import RenderContext, Section, register
-from reports.sections._build import TOTAL, UNKNOWN_SEX, attrition_table, counts_single_column
+from reports.sections._build import FLOW_OUTPUT, FLOW_TABLES, TOTAL, UNKNOWN_SEX, attrition_table, counts_single_column
 from reports.views import count_table_view, simple_table_view
 
-MEASURES = (("n_persons", "personer", "Personer"), ("n_spells", "sjukfall", "Sjukfall"))
+MEASURES = (("n_persons", FLOW_TABLES["n_persons"], "Personer"), ("n_spells", FLOW_TABLES["n_spells"], "Sjukfall"))
 
 
 def collect(inputs: ReportInputs) -> Sequence[Output]:
@@ -35,7 +35,7 @@ def collect(inputs: ReportInputs) -> Sequence[Output]:
             if built is not None:
                 tables[key] = built
         if tables:
-            outputs.append(FrequencyOutput(declaration("bortfall"), tables))
+            outputs.append(FrequencyOutput(declaration(FLOW_OUTPUT), tables))
     return outputs
 
 

@@ -28,7 +28,9 @@ def _population(ctx: RenderContext) -> dict[str, dict[str, str]]:
             coord = t1.table("is_coordinated")
             if True in coord.index and not is_missing(coord.at[True, col]) and not is_missing(coord.at[TOTAL, col]) and coord.at[TOTAL, col]:
                 share = 100.0 * coord.at[True, col] / coord.at[TOTAL, col]
-        out[col] = {"spells": format_count(n), "coordinated": format_percent(share)}
+        label = SEX_PLURAL_SV.get(col, "Totalt").lower()
+        out[col] = {"spells": ctx.cite("tabell1", f"Sammanfattning: sjukfall, {label}", format_count(n)),
+                    "coordinated": ctx.cite("tabell1", f"Sammanfattning: andel koordinerade, {label}", format_percent(share))}
     return out
 
 
@@ -50,16 +52,15 @@ def _main_estimates(ctx: RenderContext) -> dict | None:
         rows = {population_of(r): r for _, r in s.iterrows() if is_main_row(r) and r["estimand"] in RATIO_ESTIMANDS}
         if not rows:
             continue
-        return {
-            "title": analysis_title(model, ctx.meta.analyses),
-            "estimand": str(next(iter(rows.values()))["estimand"]),
-            "rows": [
-                {"label": SEX_PLURAL_SV[p] if p in SEXES else "Samtliga", "estimate": format_ratio(r["estimate"]),
-                 "interval": format_interval(r["conf_low"], r["conf_high"]), "shown": not is_missing(r["estimate"]),
-                 "passes": _passes(r["diagnostics"])}
-                for p, r in sorted(rows.items(), key=lambda kv: ("all", *SEXES).index(kv[0]) if kv[0] in ("all", *SEXES) else 9)
-            ],
-        }
+        title = analysis_title(model, ctx.meta.analyses)
+        shown = []
+        for p, r in sorted(rows.items(), key=lambda kv: ("all", *SEXES).index(kv[0]) if kv[0] in ("all", *SEXES) else 9):
+            label = SEX_PLURAL_SV[p] if p in SEXES else "Samtliga"
+            estimate, interval = format_ratio(r["estimate"]), format_interval(r["conf_low"], r["conf_high"])
+            ctx.cite(model.output_id, f"Sammanfattning: {title}, {label.lower()}", f"{estimate} ({interval})")
+            shown.append({"label": label, "estimate": estimate, "interval": interval,
+                          "shown": not is_missing(r["estimate"]), "passes": _passes(r["diagnostics"])})
+        return {"title": title, "estimand": str(next(iter(rows.values()))["estimand"]), "rows": shown}
     return None
 
 

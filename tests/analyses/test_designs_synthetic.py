@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from analyses.designs.evalue import e_values_hazard_ratio
+from analyses.designs.outputs import INTERNAL_DIR, README_NAME
 from analyses.results import SUMMARY_COLUMNS
 from pipeline.cli import main as koord
 from pipeline.synth.recovery import CHECK_COLUMNS
@@ -80,19 +81,32 @@ def row(table: pd.DataFrame, **where) -> pd.Series:
 
 
 def test_every_output_is_written(analysed):
-    tables, out = analysed["tables"], analysed["out"]
+    tables, internal = analysed["tables"], analysed["out"] / INTERNAL_DIR
     for name in ("tv_cox", "tv_poisson", "target_trial", "landmark", "naive_ever", "heterogeneity", "e_value",
                  "cif_curves", "balance", "_analyses"):
         assert name in tables and len(tables[name]), name
-        assert (out / "results" / f"{name}.csv").is_file()
+        assert (internal / "results" / f"{name}.csv").is_file()
     for name in ("tv_cox", "tv_poisson", "target_trial", "landmark", "naive_ever", "heterogeneity", "e_value"):
         assert list(tables[name].columns[: len(SUMMARY_COLUMNS)]) == SUMMARY_COLUMNS
         assert {"all", "woman", "man"} <= set(tables[name]["sex"]), f"{name} lacks results for women and men"
     for figure in ("cif_target_trial.png", "forest_tv_cox.png", "forest_designs.png", "balance_target_trial.png"):
-        assert (out / "figures" / figure).stat().st_size > 10_000
+        assert (internal / "figures" / figure).stat().st_size > 10_000
     curves = tables["cif_curves"]
     assert set(curves["arm"]) == {"coordination_now", "not_now"} and {"woman", "man"} <= set(curves["sex"])
     assert (curves.groupby(["sex", "subgroup", "level", "arm"])["cif"].apply(lambda c: c.is_monotonic_increasing)).all()
+
+
+def test_unchecked_material_is_only_in_the_internal_folder(analysed):
+    """Nothing of `koord analyse` lies directly under OUT, where report/ (the folder that may leave) goes:
+    the results CSV files and figures are in OUT/internt/, whose LÄS_MIG.txt says they must not leave."""
+    out = analysed["out"]
+    assert sorted(p.name for p in out.iterdir()) == [INTERNAL_DIR]
+    internal = out / INTERNAL_DIR
+    assert sorted(p.name for p in internal.iterdir()) == sorted([README_NAME, "figures", "results"])
+    assert {p.suffix for p in (internal / "results").iterdir()} == {".csv"}
+    assert {p.suffix for p in (internal / "figures").iterdir()} == {".png"}
+    readme = (internal / README_NAME).read_text(encoding="utf-8").lower()
+    assert "inte lämna den säkra miljön" in readme and "report/" in readme and "utdatakontroll.html" in readme
 
 
 def test_check_truth_passes_every_check(truth_check):
@@ -198,3 +212,5 @@ def test_only_replaces_just_the_named_analyses(analysed, tmp_path):
     assert names == set(analysed["tables"])
     pd.testing.assert_frame_equal(naive, analysed["tables"]["naive_ever"])
     assert n_curves == len(analysed["tables"]["cif_curves"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [INTERNAL_DIR]  # --only too writes nothing beside report/
+    assert (tmp_path / INTERNAL_DIR / "results" / "naive_ever.csv").is_file()

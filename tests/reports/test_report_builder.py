@@ -108,7 +108,8 @@ def built(tmp_path_factory):
     warehouse = root / "warehouse.duckdb"
     frames = make_warehouse(warehouse)
     paths = build_report(warehouse, root / "out", progress=lambda _: None)
-    return paths, frames, parse(paths.html), pd.read_csv(paths.check_log_csv, sep=";")
+    # The summary per output; paths.check_log_csv holds one row per number (tests/reports/test_checklog.py).
+    return paths, frames, parse(paths.html), pd.read_csv(paths.directory / "utdatakontroll_utdata.csv", sep=";")
 
 
 def test_the_report_and_its_check_log_are_written_beside_each_other(built):
@@ -117,6 +118,12 @@ def test_the_report_and_its_check_log_are_written_beside_each_other(built):
     assert paths.check_log_csv.parent == paths.directory and paths.check_log_html.exists()
     assert set(log["status"]) <= {"passed", "suppressed", "blocked"}
     assert {"output_id", "disclosure_class", "rule_set", "status", "reasons", "n_suppressed", "run_at", "code_version", "run_by"} <= set(log.columns)
+    numbers = pd.read_csv(paths.check_log_csv, sep=";", dtype=str, keep_default_na=False)
+    assert {"output_id", "title", "disclosure_class", "table", "location_sv", "value_published", "status", "rule_sv",
+            "reason_sv", "run_at", "code_version", "software", "run_by"} <= set(numbers.columns)
+    assert set(numbers["status"]) <= {"publicerad", "avrundad", "undertryckt", "stoppad"}
+    assert set(numbers["output_id"]) == set(log["output_id"])
+    assert (numbers.loc[numbers["status"] == "undertryckt", "value_published"] == "").all()
     assert {"tabell1", "bortfall", "modell:tv_cox", "kurva:target_trial_cif", "figur_forest:tv_cox:diagnosis_chapter_group"} <= set(log["output_id"])
 
 
@@ -203,14 +210,14 @@ def test_no_count_in_the_report_rests_on_fewer_persons_than_the_threshold(built)
             assert any(status[o] == "suppressed" for o in table["outputs"]), table["id"]
     # The log names each withheld cell and its rule, never its value.
     reasons = log.set_index("output_id").at["tabell1", "reasons"]
-    assert "age_group / 60-64 / man: för få personer i cellen" in reasons and "sekundär" in reasons
+    assert "Åldersgrupp: 60–64 år, män: undertryckt: färre än 10 personer" in reasons and "(sekundärt)" in reasons
     assert log.set_index("output_id").at["modell:tv_cox", "n_suppressed"] == 2  # one estimate, one complement
 
 
 def test_curve_steps_shown_rest_on_enough_events_and_persons(built):
     _, _, _, log = built
     row = log.set_index("output_id").loc["kurva:target_trial_cif"]
-    assert row["status"] == "suppressed" and "för få händelser sedan föregående visade steg" in row["reasons"]
+    assert row["status"] == "suppressed" and "färre än 10 händelser sedan föregående visade steg" in row["reasons"]
 
 
 def test_the_pdf_opens_with_figures_tables_and_swedish_headings(built):
@@ -297,12 +304,13 @@ def test_thresholds_come_from_the_study_files_disclosure_table(tmp_path, capsys)
     study = tmp_path / "studie.toml"
     study.write_text('[study]\nname = "strikt"\n\n[disclosure]\nmin_cell_count = 50\nrounding_base = 10\n', encoding="utf-8")
     paths = build_report(warehouse, tmp_path / "out", study=study, pdf=False, progress=lambda _: None)
-    log = pd.read_csv(paths.check_log_csv, sep=";")
+    log = pd.read_csv(paths.directory / "utdatakontroll_utdata.csv", sep=";")
     assert json.loads(log.set_index("output_id").at["tabell1", "thresholds"])["min_cell_count"] == 50
     counts = [_count(text) for kind, text in parse(paths.html).kinds if kind == "count"]
     assert all(n is None or n == 0 or (n >= 50 and n % 10 == 0) for n in counts)
     text = paths.html.read_text(encoding="utf-8")
-    assert "min_cell_count=50" in text and hashlib.sha256(study.read_bytes()).hexdigest() in text
+    assert "Celler med 1–49 personer undertrycks" in text and "avrundning till närmaste 10" in text
+    assert "<code>min_cell_count = 50</code>" in text and hashlib.sha256(study.read_bytes()).hexdigest() in text
 
     study.write_text("[disclosure]\nmin_cells = 5\n", encoding="utf-8")
     assert koord(["report", "--warehouse", str(warehouse), "--out", str(tmp_path / "o"), "--study", str(study), "--no-pdf"]) == 2

@@ -13,6 +13,7 @@ import pandas as pd
 import pypdf
 import pytest
 
+from analyses.designs.outputs import INTERNAL_DIR
 from pipeline.cli import main as koord
 from reports.disclosure import DisclosureRules
 from reports.formatting import NBSP, format_count, format_interval, format_ratio
@@ -42,8 +43,14 @@ def report(tmp_path_factory):
     n_spells = con.execute("select count(*) from spells").fetchall()[0][0]
     con.close()
     directory = out / "report"
-    log = pd.read_csv(directory / "utdatakontroll.csv", sep=";")
-    return {"dir": directory, "html": parse(directory / "rapport.html"), "log": log, "tv_cox": tv_cox, "n_spells": n_spells}
+    log = pd.read_csv(directory / "utdatakontroll_utdata.csv", sep=";")  # one row per output
+    return {"dir": directory, "out": out, "html": parse(directory / "rapport.html"), "log": log, "tv_cox": tv_cox,
+            "n_spells": n_spells}
+
+
+def test_out_holds_only_the_report_and_the_internal_folder(report):
+    """Beside report/ (the only folder meant to leave) there is nothing but the unchecked internt/."""
+    assert sorted(p.name for p in report["out"].iterdir()) == sorted([INTERNAL_DIR, "report"])
 
 
 def test_every_section_is_there_in_order(report):
