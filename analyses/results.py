@@ -112,9 +112,56 @@ def wald_row(estimate_log: float, std_error: float, *, ratio: bool) -> dict[str,
     }
 
 
-def _copy_out(value: Any) -> Any:
-    if isinstance(value, (pd.DataFrame, pd.Series, np.ndarray)):
-        return value.copy()
+def _read_only_array(array: Any) -> Any:
+    """A read-only copy of a column's array, or None for kinds pandas cannot hold read-only here.
+
+    numpy-backed columns (numbers, booleans, text as objects) and pandas' masked numbers
+    (Int64, Float64, boolean) are frozen; others (categorical, datetime, arrow) are not.
+    """
+    if isinstance(array, np.ndarray):
+        out = array.copy()
+        out.flags.writeable = False
+        return out
+    if isinstance(array, pd.arrays.NumpyExtensionArray):
+        return _read_only_array(array.to_numpy())
+    if isinstance(array, (pd.arrays.IntegerArray, pd.arrays.FloatingArray, pd.arrays.BooleanArray)):
+        data, mask = _read_only_array(array._data), _read_only_array(array._mask)
+        return type(array)(data, mask)
+    return None
+
+
+def _frozen(value: Any) -> tuple[Any, bool]:
+    """A copy of ``value`` whose numbers are read-only, and whether that worked.
+
+    Frames and series are rebuilt column by column on read-only arrays, so handing out a
+    shallow copy (`_hand_out`) costs nothing and a write into it raises ValueError instead of
+    changing the result. Where a column cannot be frozen the copy stays writable (and is
+    handed out as a deep copy).
+    """
+    if isinstance(value, np.ndarray):
+        return _read_only_array(value), True
+    if isinstance(value, pd.Series):
+        array = _read_only_array(value.array)
+        if array is None:
+            return value.copy(), False
+        return pd.Series(array, index=value.index, name=value.name, copy=False), True
+    if isinstance(value, pd.DataFrame):
+        arrays = [_read_only_array(value.iloc[:, j].array) for j in range(value.shape[1])]
+        if any(a is None for a in arrays):
+            return value.copy(), False
+        frame = pd.DataFrame(dict(enumerate(arrays)), index=value.index, copy=False)
+        frame.columns = value.columns
+        frame.attrs = copy.deepcopy(value.attrs)
+        return frame, True
+    return value, True
+
+
+def _hand_out(value: Any, frozen: bool) -> Any:
+    """A view of a frozen frame, series or array (shares the read-only numbers); a deep copy otherwise."""
+    if isinstance(value, (pd.DataFrame, pd.Series)):
+        return value.copy(deep=not frozen)
+    if isinstance(value, np.ndarray):
+        return value.view() if frozen else value.copy()
     return value
 
 
@@ -122,9 +169,15 @@ def _copy_out(value: Any) -> Any:
 class Result:
     """An estimator's output; immutable.
 
-    Frames and mappings are copied when the result is made and handed out as copies, so no
-    caller can change the numbers of a result another caller holds. Results compare by
-    identity (``eq=False``): frames have no single truth value.
+    Frames, series and arrays are copied once, when the result is made, onto read-only
+    arrays; every access hands out a view of them (a new frame object sharing the read-only
+    numbers, at no cost however long the table): a caller may add or replace columns of
+    what it got, but writing into its values (``frame.loc[i, c] = v``) raises ValueError
+    ("assignment destination is read-only") and never changes the result; ``.copy()`` gives a
+    writable frame. Columns pandas cannot hold read-only (categorical, datetime) make their
+    frame a deep copy on every access instead. ``diagnostics`` (small) is deep-copied on
+    access. So no caller can change the numbers of a result another caller holds. Results
+    compare by identity (``eq=False``): frames have no single truth value.
 
     Attributes
     ----------
@@ -149,24 +202,41 @@ class Result:
     tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        missing = [c for c in SUMMARY_COLUMNS if c not in self.summary.columns]
+        fields = dict(vars(self))  # as given (attribute access would hand out views)
+        missing = [c for c in SUMMARY_COLUMNS if c not in fields["summary"].columns]
         if missing:
             raise ValueError(f"Result summary lacks the standard columns {missing}")
-        extra = [c for c in self.summary.columns if c not in SUMMARY_COLUMNS]
-        object.__setattr__(self, "summary", self.summary[SUMMARY_COLUMNS + extra].copy())
-        object.__setattr__(self, "diagnostics", copy.deepcopy(dict(self.diagnostics)))
-        object.__setattr__(self, "tables", {str(k): v.copy() for k, v in dict(self.tables).items()})
-        for name, value in vars(self).items():
-            if isinstance(value, (pd.DataFrame, pd.Series, np.ndarray)):
-                object.__setattr__(self, name, value.copy())
+        extra = [c for c in fields["summary"].columns if c not in SUMMARY_COLUMNS]
+        thawed = set()  # fields ('summary') and tables ('tables/<name>') handed out as deep copies
+        for name, value in fields.items():
+            if name == "summary":
+                value = value[SUMMARY_COLUMNS + extra]
+            if name == "diagnostics":
+                object.__setattr__(self, name, copy.deepcopy(dict(value)))
+            elif name == "tables":
+                tables = {}
+                for key, table in dict(value).items():
+                    tables[str(key)], ok = _frozen(table)
+                    if not ok:
+                        thawed.add(f"tables/{key}")
+                object.__setattr__(self, name, tables)
+            elif isinstance(value, (pd.DataFrame, pd.Series, np.ndarray)):
+                frozen, ok = _frozen(value)
+                object.__setattr__(self, name, frozen)
+                if not ok:
+                    thawed.add(name)
+        object.__setattr__(self, "_thawed", frozenset(thawed))
 
     def __getattribute__(self, name: str) -> Any:
         value = object.__getattribute__(self, name)
         if name == "diagnostics":
             return copy.deepcopy(value)
         if name == "tables":
-            return {k: v.copy() for k, v in value.items()}
-        return _copy_out(value)
+            thawed = object.__getattribute__(self, "_thawed")
+            return {k: _hand_out(v, f"tables/{k}" not in thawed) for k, v in value.items()}
+        if isinstance(value, (pd.DataFrame, pd.Series, np.ndarray)):
+            return _hand_out(value, name not in object.__getattribute__(self, "_thawed"))
+        return value
 
     # -- rendering (separate from the numbers) ---------------------------------------------
 

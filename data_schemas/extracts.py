@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from data_schemas.codes import codes
+
 DTYPES = ("integer", "decimal", "text", "code", "date", "yearmonth")
 
 # DuckDB type of each contract type in the raw layer.
@@ -66,8 +68,6 @@ class Column:
         return RAW_SQL_TYPE[self.dtype]
 
     def allowed_codes(self) -> tuple[str, ...]:
-        from data_schemas.codes import codes
-
         return codes(self.codes) if self.codes else ()
 
 

@@ -19,7 +19,8 @@ from datetime import date
 from typing import Any
 
 from data_schemas.codes import EXHAUSTION_DISORDER, code_list, codes, diagnosis_groups, regions
-from pipeline.errors import ContractViolation
+from koord.errors import ContractViolation
+from koord.sql import sql_literal, sql_name, sql_values
 
 # --- Definitions the analysis tables carry ------------------------------------------------
 
@@ -56,12 +57,11 @@ AGI_FIRST_MONTH = date(2019, 1, 1)
 
 # The named exposure sub-window of `spells.is_coordinated_first_90_days` (day indices 0-89).
 FIRST_DAYS_WINDOW = 90
+# The lookback of `spells.prior_sick_days_365` and `has_prior_sick_leave`: days of the
+# person's other spells on days -365 .. -1 before the start.
+PRIOR_SICK_LEAVE_DAYS = 365
 
 COLLABORATION_EVENT_COLUMNS: dict[str, str] = {c: f"n_fk_{c.lower()}" for c in codes("collaboration_event")}
-
-
-def _in_list(values) -> str:
-    return ", ".join(f"'{v}'" for v in values)
 
 
 def age_group_sql(age_column: str) -> str:
@@ -406,18 +406,6 @@ def table(name: str) -> Table:
 # --- The check ------------------------------------------------------------------------------
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def contract_breaches(con, contract: Table | str) -> list[str]:
     """Every way the built table breaks its contract (empty when it meets it).
 
@@ -452,11 +440,11 @@ def contract_breaches(con, contract: Table | str) -> list[str]:
     # One scan for every row-level condition: nulls, allowed values, rules.
     probes: list[tuple[str, str]] = []  # (message, count expression)
     for c in present:
-        col = _quote(c.name)
+        col = sql_name(c.name)
         if not c.nullable:
             probes.append((f"column {c.name}: {{n}} rows are NULL", f"count_if({col} is null)"))
         if c.allowed is not None:
-            allowed = ", ".join(_literal(v) for v in c.allowed)
+            allowed = ", ".join(sql_literal(v) for v in c.allowed)
             bad = f"{col} is not null and {col} not in ({allowed})"
             probes.append(
                 (f"column {c.name}: {{n}} rows hold a value outside ({allowed}), e.g. {{example}}",
@@ -477,7 +465,7 @@ def contract_breaches(con, contract: Table | str) -> list[str]:
                 breaches.append(f"{t.qualified}: " + message.format(n=n, example=repr(example)))
 
     if all(k in have for k in t.key):
-        keys = ", ".join(_quote(k) for k in t.key)
+        keys = ", ".join(sql_name(k) for k in t.key)
         dup = con.execute(
             f"select count(*) from (select {keys} from {t.qualified} group by all having count(*) > 1)"
         ).fetchone()[0]

@@ -1,3 +1,5 @@
-"""koord: ingestion and cohort-building stages, and the `koord` command line."""
+"""The stages of the pipeline (synthetic deliveries, ingestion, the warehouse build) and the `koord` command line."""
 
-__version__ = "0.1.0"
+from koord import __version__
+
+__all__ = ["__version__"]

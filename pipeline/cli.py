@@ -13,8 +13,8 @@ import sys
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-from pipeline import __version__
-from pipeline.errors import KoordError
+from koord import __version__
+from koord.errors import KoordError
 
 # Each subcommand lives in pipeline/commands/<name>.py and exposes `register(subparsers)`,
 # which adds its parser and sets `func` to the function that runs it (module check_truth: `koord check-truth`).

@@ -27,8 +27,8 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from pipeline.errors import DisclosureError, KoordError
-from pipeline.progress import say
+from koord.errors import DisclosureError, KoordError
+from koord.progress import say
 from reports.checklog import write_check_log
 from reports.disclosure import DisclosureRules, RunInfo, audit_report, check_outputs
 from reports.formatting import format_date

@@ -36,7 +36,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import StudyDefinitionError
+from koord.errors import StudyDefinitionError
 from reports.disclosure import (
     MODEL_KEYS,
     MODEL_LABELS,

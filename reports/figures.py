@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from pipeline.errors import DisclosureError  # noqa: E402
+from koord.errors import DisclosureError  # noqa: E402
 from reports.disclosure import CheckedOutput, DisclosureClass, require_checked  # noqa: E402
 from reports.formatting import format_interval, format_number, format_percent, format_ratio, is_missing  # noqa: E402
 

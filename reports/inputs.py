@@ -22,7 +22,9 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from pipeline.errors import ContractViolation, StudyDefinitionError
+from data_schemas.study import DEFAULT_STUDY_FILE
+from koord import __version__
+from koord.errors import ContractViolation, StudyDefinitionError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUILD_RECORD = ("main", "_build")  # written by `koord build`
@@ -67,8 +69,6 @@ def read_study_file(path: str | Path | None) -> StudyFile:
 
 def code_version() -> str:
     """``koord <version>``, with ``git describe`` of the checkout when git is there."""
-    from pipeline import __version__
-
     version = f"koord {__version__}"
     try:
         described = subprocess.run(
@@ -246,8 +246,6 @@ def default_study_path(meta_build: Mapping[str, Any] | None = None) -> Path | No
     source = (meta_build or {}).get("study_source")
     if source and Path(source).is_file():
         return Path(source)
-    from pipeline.study import DEFAULT_STUDY_FILE
-
     return DEFAULT_STUDY_FILE if DEFAULT_STUDY_FILE.is_file() else None
 
 

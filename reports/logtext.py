@@ -354,6 +354,8 @@ def reason_sv(reason: Reason, rules: DisclosureRules | None = None) -> str:
     if rule == "audit":
         return (f"undertryckt: intervallet som övriga publicerade tal ger är smalare än "
                 f"{_number_text(rules.min_cell_count)}")
+    if rule == "undeclared_diagnostic":
+        return "undertryckt: måttet finns inte bland de diagnostiska mått som får publiceras"
     if rule == "row_level":
         return "stoppad: data på individnivå lämnar aldrig den säkra miljön"
     if rule == "source_blocked":
@@ -419,6 +421,7 @@ def rule_sv(rule: str, rules: DisclosureRules | None = None) -> str:
         "curve_group": "en kurvgrupp visas bara med minst ett steg som klarar reglerna",
         "extreme_share": "andelar på 0 % eller 100 % av en grupp visas inte",
         "audit": f"granskning: inget undertryckt antal får kunna ringas in snävare än {n}",
+        "undeclared_diagnostic": "bara diagnostiska mått som är deklarerade som publicerbara visas",
         "row_level": "data på individnivå lämnar aldrig den säkra miljön",
         "source_blocked": "bygger bara på kontrollerade, publicerade utdata",
         "nothing_left": "en utdata utan något kvar att visa stoppas",

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse
 
+from data_schemas import tables
+
 MISSING_LEVEL = "missing"
 
 # covariate name -> DuckDB expression over the `spells` analysis table
@@ -214,8 +216,6 @@ def present_levels(values: Iterable[str], order: Iterable[str] | None = None) ->
 
 def level_order(name: str) -> tuple[str, ...]:
     """Code-list order of a dimension's levels, where the contracts define one."""
-    from data_schemas import tables
-
     orders: Mapping[str, tuple[str, ...]] = {
         "sex": tables.SEXES,
         "age_group": tuple(g for g, _, _ in tables.AGE_GROUPS),

@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
 from analyses.designs.specs import CommonParameters
@@ -25,46 +24,66 @@ PREFERENCE_BOUNDS = (0.3, 0.7)  # Walker et al. (2013): "empirical equipoise"
 OVERLAP_QUANTILES = (0.01, 0.99)
 
 
-def _weighted_mean_var(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    total = w.sum()
-    mean = (w[:, None] * x).sum(axis=0) / total
-    var = (w[:, None] * (x - mean) ** 2).sum(axis=0) / total
-    return mean, var
+def level_smd(codes: np.ndarray, n_levels: int, treated: np.ndarray, weights: np.ndarray, base_weights: np.ndarray,
+              groups: np.ndarray | None = None, n_groups: int = 1) -> np.ndarray:
+    """SMD of every level's indicator in every group (n_groups × n_levels), from weighted counts.
 
-
-def standardised_mean_differences(x: pd.DataFrame | np.ndarray, treated: np.ndarray,
-                                  weights: np.ndarray | None = None,
-                                  base_weights: np.ndarray | None = None) -> np.ndarray:
-    """SMD per column: (mean treated - mean control) / sqrt((var treated + var control) / 2).
-
-    Means use ``weights``; the denominator uses ``base_weights`` (the population before
-    weighting, as cobalt and CohortMethod do), so that before and after are on one scale.
-    A column constant in both arms has SMD 0.
+    (p_treated - p_control) / sqrt((p_t (1 - p_t) + p_c (1 - p_c)) / 2) per level: the shares p
+    of the difference with ``weights``, those of the SD with ``base_weights`` (the population
+    before weighting, as cobalt and CohortMethod do), so that before (``weights`` =
+    ``base_weights``) and after weighting are on one scale. The shares come from weighted
+    counts per group and level, so no rows × levels indicator matrix is built. A level
+    constant in both arms has SMD 0, a difference without spread an infinite SMD, an empty
+    arm NaN.
 
     Parameters
     ----------
-    x : covariates (n × p), indicators or numbers.
+    codes : each row's level, 0 .. n_levels - 1.
     treated : boolean (n,).
-    weights : weights of the comparison (default 1).
-    base_weights : weights of the unadjusted population for the SD (default: ``weights``).
+    weights, base_weights : non-negative (n,).
+    groups : each row's group, 0 .. n_groups - 1 (default: one group).
     """
-    values = np.asarray(x, dtype=float)
-    if values.ndim == 1:
-        values = values[:, None]
-    t = np.asarray(treated, dtype=bool)
-    w = np.ones(len(t)) if weights is None else np.asarray(weights, dtype=float)
-    b = w if base_weights is None else np.asarray(base_weights, dtype=float)
-    if not t.any() or t.all():
-        return np.full(values.shape[1], np.nan)
-    mean_t, _ = _weighted_mean_var(values[t], w[t])
-    mean_c, _ = _weighted_mean_var(values[~t], w[~t])
-    _, var_t = _weighted_mean_var(values[t], b[t])
-    _, var_c = _weighted_mean_var(values[~t], b[~t])
-    sd = np.sqrt((var_t + var_c) / 2)
-    diff = mean_t - mean_c
+    treated = np.asarray(treated, dtype=bool)
+    groups = np.zeros(len(treated), np.int64) if groups is None else np.asarray(groups)
+    shares = {}
+    for key, w in (("w", weights), ("b", base_weights)):
+        for arm, mask in (("t", treated), ("c", ~treated)):
+            counts = np.bincount(groups[mask] * n_levels + codes[mask], weights=w[mask],
+                                 minlength=n_groups * n_levels).reshape(n_groups, n_levels)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                shares[key + arm] = counts / counts.sum(axis=1, keepdims=True)
+    sd = np.sqrt((shares["bt"] * (1 - shares["bt"]) + shares["bc"] * (1 - shares["bc"])) / 2)
+    return _smd(shares["wt"] - shares["wc"], sd)
+
+
+def numeric_smd(values: np.ndarray, treated: np.ndarray, weights: np.ndarray, base_weights: np.ndarray,
+                groups: np.ndarray | None = None, n_groups: int = 1) -> np.ndarray:
+    """SMD of a numeric column in every group (n_groups,): (mean_t - mean_c) / sqrt((var_t + var_c) / 2).
+
+    Means with ``weights``, variances (about the ``base_weights`` means) with ``base_weights``,
+    as `level_smd`; sums per group by bincount.
+    """
+    treated = np.asarray(treated, dtype=bool)
+    values = np.asarray(values, dtype=float)
+    groups = np.zeros(len(treated), np.int64) if groups is None else np.asarray(groups)
+    moments = {}
+    for key, w in (("w", weights), ("b", base_weights)):
+        for arm, mask in (("t", treated), ("c", ~treated)):
+            total = np.bincount(groups[mask], weights=w[mask], minlength=n_groups)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mean = np.bincount(groups[mask], weights=w[mask] * values[mask], minlength=n_groups) / total
+                var = np.bincount(groups[mask], weights=w[mask] * (values[mask] - mean[groups[mask]]) ** 2,
+                                  minlength=n_groups) / total
+            moments[key + arm] = (mean, var)
+    sd = np.sqrt((moments["bt"][1] + moments["bc"][1]) / 2)
+    return _smd(moments["wt"][0] - moments["wc"][0], sd)
+
+
+def _smd(difference: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """Difference over SD; 0 for a constant column, infinite for a difference without spread, NaN for an empty arm."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        smd = np.where(sd > 0, diff / sd, np.where(np.abs(diff) > 0, np.inf, 0.0))
-    return smd
+        return np.where(sd > 0, difference / sd, np.where(np.abs(difference) > 0, np.inf, np.where(
+            np.isnan(difference), np.nan, 0.0)))
 
 
 def preference_score(ps: np.ndarray, treated_share: float) -> np.ndarray:
@@ -119,7 +138,7 @@ def positivity(ps: np.ndarray, treated: np.ndarray, weights: np.ndarray | None =
         return {"share_treated_in_support": float("nan"), "share_control_in_support": float("nan")}
     q = {}
     for arm, mask in (("treated", t), ("control", ~t)):
-        q[arm] = _weighted_quantiles(ps[mask], w[mask], (OVERLAP_QUANTILES[0], 0.5, OVERLAP_QUANTILES[1]))
+        q[arm] = weighted_quantiles(ps[mask], w[mask], (OVERLAP_QUANTILES[0], 0.5, OVERLAP_QUANTILES[1]))
         out[f"ps_{arm}_p01"], out[f"ps_{arm}_p50"], out[f"ps_{arm}_p99"] = map(float, q[arm])
     low = max(q["treated"][0], q["control"][0])
     high = min(q["treated"][2], q["control"][2])
@@ -129,7 +148,8 @@ def positivity(ps: np.ndarray, treated: np.ndarray, weights: np.ndarray | None =
     return out
 
 
-def _weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
+def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
+    """The smallest value whose cumulative weight share reaches each q (no interpolation)."""
     order = np.argsort(values, kind="stable")
     v, w = values[order], weights[order]
     cum = np.cumsum(w) / w.sum()

@@ -21,7 +21,7 @@ from analyses.designs._models import EXPOSURE
 from analyses.designs.specs import AnalysisSpec, LandmarkParameters
 from analyses.designs.time_varying import exposure_effects
 from analyses.results import Result
-from pipeline.errors import ContractViolation
+from koord.errors import ContractViolation
 
 
 def landmark_rows(spells: pd.DataFrame, landmark_day: int, covariates: tuple[str, ...]) -> pd.DataFrame:

@@ -39,7 +39,7 @@ from analyses.designs.time_varying import (
 )
 from analyses.designs.trial_emulation import target_trial
 from analyses.results import Result, diagnostics_json
-from pipeline.errors import ContractViolation
+from koord.errors import ContractViolation
 
 RESULTS_SCHEMA = "results"
 REQUIRED_TABLES = ("spells", "person_time")

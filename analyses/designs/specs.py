@@ -31,7 +31,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
 
 from analyses.designs.covariates import CONFOUNDERS, DIMENSIONS, KNOWN_COVARIATES
-from pipeline.errors import StudyDefinitionError
+from koord.errors import StudyDefinitionError
 
 ANALYSIS_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")  # a SQL table name without quoting
 

@@ -35,7 +35,7 @@ from analyses.designs.covariates import covariate_select_sql, fetch_categorical
 from analyses.designs.diagnostics import flags, minimum_detectable_ratio
 from analyses.designs.specs import AnalysisSpec, CommonParameters, TimeVaryingPoissonParameters
 from analyses.results import Result
-from pipeline.errors import ContractViolation
+from koord.errors import ContractViolation
 
 # Columns every design needs besides the confounders: the populations and the dimensions.
 ALWAYS_COVARIATES = ("sex", "diagnosis_chapter_group")

@@ -6,8 +6,9 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+import patsy
 
-from pipeline.errors import ContractViolation
+from koord.errors import ContractViolation
 
 
 def require_columns(data: pd.DataFrame, spec: Any, fields: dict[str, Iterable[str | None]]) -> None:
@@ -62,6 +63,18 @@ def check(condition_bad: np.ndarray, message: str, data: pd.DataFrame, errors: l
             f"{message}: {int(condition_bad.sum())} row(s) (first at row index "
             f"{_first_rows(condition_bad, data.index)})"
         )
+
+
+def formula_design(data: pd.DataFrame, formula_rhs: str, spec: Any) -> pd.DataFrame:
+    """The design matrix of a patsy right-hand side (treatment coding, 'Intercept' first).
+
+    Raises ContractViolation naming the spec when the formula cannot be built from the data.
+    """
+    try:
+        return patsy.dmatrix(formula_rhs, data, NA_action="raise", return_type="dataframe")
+    except (patsy.PatsyError, NameError) as error:
+        raise ContractViolation(f"{spec_name(spec)}: formula {formula_rhs!r} cannot be built from the data: "
+                                f"{str(error).splitlines()[0]}") from None
 
 
 def spec_name(spec: Any) -> str:

@@ -19,7 +19,7 @@ from analyses.estimators._common import (
     unique_names,
 )
 from analyses.results import Result, make_summary, wald_row
-from pipeline.errors import ContractViolation, ConvergenceError
+from koord.errors import ContractViolation, ConvergenceError
 
 TIES = ("efron", "breslow")
 

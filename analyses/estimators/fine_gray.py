@@ -11,7 +11,7 @@ import pandas as pd
 from analyses.estimators._common import as_tuple, check, numeric_column, raise_if, require_columns, spec_name, unique_names
 from analyses.estimators.cox import newton_raphson
 from analyses.results import Result, make_summary, wald_row
-from pipeline.errors import ContractViolation
+from koord.errors import ContractViolation
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Random-intercept logistic regression by the Laplace approximation (as lme4's glmer), with MOR and ICC."""
+"""Random-intercept GLMMs by the Laplace approximation (as lme4's glmer): logistic (MOR, ICC) and Poisson with an offset (MRR)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import patsy
 from scipy import optimize, special, stats
 
-from analyses.estimators._common import check, numeric_column, raise_if, require_columns, spec_name
+from analyses.estimators._common import check, formula_design, numeric_column, raise_if, require_columns, spec_name
 from analyses.results import Result, make_summary, wald_row
-from pipeline.errors import ContractViolation, ConvergenceError
+from koord.errors import ContractViolation, ConvergenceError
 
 _Q75 = float(stats.norm.ppf(0.75))
+MODE_NEWTON_STEPS = 100  # Newton steps for the conditional modes (they converge in a handful)
+POLISH_NEWTON_STEPS = 10  # Newton steps polishing the L-BFGS-B optimum
 _LOGISTIC_VARIANCE = np.pi ** 2 / 3
 
 
@@ -65,19 +66,57 @@ class GlmmBinomialResult(Result):
     loglik: float = field(kw_only=True)
 
 
+class _Binomial:
+    """Binomial rows (y successes of n): the log-likelihood kernel, mean, weight and its derivative in eta."""
+
+    def __init__(self, y: np.ndarray, n: np.ndarray) -> None:
+        self.y, self.n = y, n
+
+    def kernel(self, eta: np.ndarray) -> float:
+        return float(np.sum(self.y * eta - self.n * np.logaddexp(0, eta)))
+
+    def mean(self, eta: np.ndarray) -> np.ndarray:
+        return self.n * special.expit(eta)
+
+    def weight(self, eta: np.ndarray) -> np.ndarray:  # d mean / d eta
+        p = special.expit(eta)
+        return self.n * p * (1 - p)
+
+    def weight_slope(self, eta: np.ndarray) -> np.ndarray:  # d weight / d eta
+        p = special.expit(eta)
+        return self.n * p * (1 - p) * (1 - 2 * p)
+
+
+class _Poisson:
+    """Poisson rows (y events over exposure e^offset): kernel y (eta + offset) - mu, mu = exp(eta + offset)."""
+
+    def __init__(self, y: np.ndarray, offset: np.ndarray) -> None:
+        self.y, self.offset = y, offset
+
+    def kernel(self, eta: np.ndarray) -> float:
+        return float(np.sum(self.y * (eta + self.offset) - np.exp(eta + self.offset)))
+
+    def mean(self, eta: np.ndarray) -> np.ndarray:
+        return np.exp(eta + self.offset)
+
+    weight = mean
+    weight_slope = mean
+
+
 class _Laplace:
-    """Laplace-approximate log-likelihood of a random-intercept binomial GLMM, with its gradient.
+    """Laplace-approximate log-likelihood of a random-intercept GLMM, with its gradient.
 
     For group j with intercept b ~ N(0, sd^2), the log joint density
-    g_j(b) = sum_i [y_i eta_i - n_i log(1 + e^eta_i)] - b^2 / (2 sd^2) is maximised at the
-    conditional mode b_j, and the integral over b is approximated by
-    g_j(b_j) - log(sd) - 0.5 log(h_j + 1/sd^2), h_j = sum_i n_i p_i (1 - p_i) at the mode.
+    g_j(b) = sum_i l_i(eta_i) - b^2 / (2 sd^2) (l the family's log-likelihood kernel) is
+    maximised at the conditional mode b_j, and the integral over b is approximated by
+    g_j(b_j) - log(sd) - 0.5 log(h_j + 1/sd^2), h_j = sum_i w_i at the mode (w the family's
+    weight, n p (1 - p) for the binomial, mu for the Poisson).
     """
 
-    def __init__(self, y: np.ndarray, n: np.ndarray, x: np.ndarray, group: np.ndarray, n_groups: int,
+    def __init__(self, family: "_Binomial | _Poisson", x: np.ndarray, group: np.ndarray, n_groups: int,
                  constant: float) -> None:
-        self.y, self.n, self.x, self.group, self.n_groups = y, n, x, group, n_groups
-        self.constant = constant  # binomial coefficients of the rows as given
+        self.family, self.y, self.x, self.group, self.n_groups = family, family.y, x, group, n_groups
+        self.constant = constant  # the family's constants of the rows as given
         self.modes = np.zeros(n_groups)
 
     def _group_sum(self, values: np.ndarray) -> np.ndarray:
@@ -88,10 +127,10 @@ class _Laplace:
         if sd == 0:
             return np.zeros(self.n_groups)
         b = self.modes.copy()
-        for _ in range(100):
-            p = special.expit(eta_fixed + b[self.group])
-            gradient = self._group_sum(self.y - self.n * p) - b / sd ** 2
-            curvature = self._group_sum(self.n * p * (1 - p)) + 1 / sd ** 2
+        for _ in range(MODE_NEWTON_STEPS):
+            eta = eta_fixed + b[self.group]
+            gradient = self._group_sum(self.y - self.family.mean(eta)) - b / sd ** 2
+            curvature = self._group_sum(self.family.weight(eta)) + 1 / sd ** 2
             step = gradient / curvature
             b += step
             if np.abs(step).max() < 1e-13:
@@ -105,19 +144,18 @@ class _Laplace:
         eta_fixed = self.x @ beta
         b = self.conditional_modes(eta_fixed, sd)
         eta = eta_fixed + b[self.group]
-        value = float(np.sum(self.y * eta - self.n * np.logaddexp(0, eta))) + self.constant
-        p = special.expit(eta)
-        w = self.n * p * (1 - p)
+        value = self.family.kernel(eta) + self.constant
+        w = self.family.weight(eta)
         if sd > 0:
             h = self._group_sum(w)
             value -= float(np.sum(b ** 2) / (2 * sd ** 2)) + 0.5 * float(np.sum(np.log1p(sd ** 2 * h)))
         if not gradient:
             return value
-        score_beta = self.x.T @ (self.y - self.n * p)
+        score_beta = self.x.T @ (self.y - self.family.mean(eta))
         if sd == 0:
             return value, np.append(score_beta, 0.0)
         # the modes move with the parameters (implicit function theorem); h moves with them
-        t = w * (1 - 2 * p)  # d w / d eta
+        t = self.family.weight_slope(eta)  # d w / d eta
         precision = h + 1 / sd ** 2
         xw = np.stack([self._group_sum(w * col) for col in self.x.T], axis=1)  # (G, p)
         db_dbeta = -xw / precision[:, None]
@@ -146,8 +184,9 @@ def _hessian_from_gradient(gradient, x: np.ndarray) -> np.ndarray:
 
 
 def _collapse(y: np.ndarray, n: np.ndarray, x: np.ndarray, group: np.ndarray):
-    """Rows with the same design row and group summed into one binomial row (same likelihood
-    up to the binomial coefficients), so categorical designs fit in time independent of n."""
+    """Rows with the same design row and group summed into one row (successes and trials, or
+    events and exposure: the same likelihood up to a constant), so categorical designs fit in
+    time independent of the number of rows."""
     keys = pd.DataFrame(x).assign(_group=group)
     codes, uniques = pd.MultiIndex.from_frame(keys).factorize()
     y_sum = np.bincount(codes, weights=y)
@@ -158,6 +197,79 @@ def _collapse(y: np.ndarray, n: np.ndarray, x: np.ndarray, group: np.ndarray):
 
 def _log_binomial_coefficients(y: np.ndarray, n: np.ndarray) -> float:
     return float(np.sum(special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)))
+
+
+def _groups(data: pd.DataFrame, spec) -> tuple[np.ndarray, pd.Index]:
+    """Group codes 0..G-1 (levels sorted) of the random intercept; at least two groups."""
+    group, levels = pd.factorize(data[spec.group], sort=True)
+    if len(levels) < 2:
+        raise ContractViolation(f"{spec_name(spec)}: the group {spec.group!r} needs at least two levels")
+    return group, levels
+
+
+def _start(objective, k: int) -> np.ndarray:
+    """Fixed effects of the model without the random intercept (its optimum, by BFGS)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return optimize.minimize(objective, np.zeros(k), jac=True, method="BFGS").x
+
+
+def _maximise(model: _Laplace, x: np.ndarray, group: np.ndarray, n_groups: int, start_beta: np.ndarray, spec):
+    """Maximise the Laplace log-likelihood over (beta, sd); standard errors as lme4's.
+
+    L-BFGS-B with the analytic gradient from sd = 1, then Newton steps on the Hessian from
+    differences of the gradient. Returns beta, the variance, the log-likelihood, the
+    conditional modes, the standard errors (lme4's default: the beta block of the inverse
+    Hessian over (beta, sd); at the boundary, those given the variance), the standard errors
+    given the variance (``vcov(use.hessian = FALSE)``), which of the two ``se`` is, and
+    whether the optimum converged.
+    """
+    def objective(params: np.ndarray) -> tuple[float, np.ndarray]:
+        value, gradient = model.loglik(params, gradient=True)
+        return -value, -gradient
+
+    def gradient(params: np.ndarray) -> np.ndarray:
+        return objective(params)[1]
+
+    bounds = [(None, None)] * x.shape[1] + [(0.0, None)]
+    found = optimize.minimize(objective, np.append(start_beta, 1.0), jac=True, method="L-BFGS-B", bounds=bounds,
+                              options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 5000})
+    params = found.x
+    if not np.all(np.isfinite(params)):
+        raise ConvergenceError(f"{spec_name(spec)}: the Laplace likelihood could not be maximised")
+    hessian = None
+    converged = bool(found.success)
+    if params[-1] > 1e-4:  # interior optimum: polish by Newton steps
+        for _ in range(POLISH_NEWTON_STEPS):
+            hessian = _hessian_from_gradient(gradient, params)
+            try:
+                step = np.linalg.solve(hessian, gradient(params))
+            except np.linalg.LinAlgError:
+                break
+            if -objective(params - step)[0] < -objective(params)[0] - 1e-9:
+                break
+            params = params - step
+            if np.abs(step).max() < 1e-10:
+                converged = True
+                break
+        hessian = _hessian_from_gradient(gradient, params)
+    beta, sd = params[:-1], abs(params[-1])
+    variance = sd ** 2
+    loglik = model.loglik(np.append(beta, sd))
+    modes = model.conditional_modes(x @ beta, sd)
+
+    # Given the variance: the beta block of the inverse penalised information
+    # [X'WX, X'WZ; Z'WX, Z'WZ + 1/v], Z the group indicators (lme4's vcov(use.hessian = FALSE)).
+    w = model.family.weight(x @ beta + modes[group])
+    xwx = (x * w[:, None]).T @ x
+    xwz = np.stack([np.bincount(group, weights=w * col, minlength=n_groups) for col in x.T])  # (p, G)
+    zwz = np.bincount(group, weights=w, minlength=n_groups) + (1 / variance if variance > 0 else np.inf)
+    se_given_variance = np.sqrt(np.diag(np.linalg.inv(xwx - (xwz / zwz) @ xwz.T)))
+    if hessian is not None:
+        se, se_type = np.sqrt(np.diag(np.linalg.inv(hessian))[:-1]), "hessian (lme4 default)"
+    else:
+        se, se_type = se_given_variance, "given variance (variance at or near the boundary 0)"
+    return beta, variance, float(loglik), modes, se, se_given_variance, se_type, converged
 
 
 def fit_glmm_binomial(data: pd.DataFrame, spec: GlmmBinomialSpec) -> GlmmBinomialResult:
@@ -185,76 +297,17 @@ def fit_glmm_binomial(data: pd.DataFrame, spec: GlmmBinomialSpec) -> GlmmBinomia
     check(y > n, f"successes ({spec.successes!r}) exceed trials", data, errors)
     check(data[spec.group].isna().to_numpy(), f"group column {spec.group!r} has missing values", data, errors)
     raise_if(errors, spec)
-    try:
-        design = patsy.dmatrix(spec.formula_rhs, data, NA_action="raise", return_type="dataframe")
-    except (patsy.PatsyError, NameError) as error:
-        raise ContractViolation(f"{spec_name(spec)}: formula {spec.formula_rhs!r} cannot be built from the data: "
-                                f"{str(error).splitlines()[0]}") from None
-    group, levels = pd.factorize(data[spec.group], sort=True)
-    if len(levels) < 2:
-        raise ContractViolation(f"{spec_name(spec)}: the group {spec.group!r} needs at least two levels")
+    design = formula_design(data, spec.formula_rhs, spec)
+    group, levels = _groups(data, spec)
     names = list(design.columns)
     y_c, n_c, x, group_c = _collapse(y, n, design.to_numpy(), group)
     constant = _log_binomial_coefficients(y, n) - _log_binomial_coefficients(y_c, n_c)
-    model = _Laplace(y_c, n_c, x, group_c, len(levels), constant + _log_binomial_coefficients(y_c, n_c))
-
-    def objective(params: np.ndarray) -> tuple[float, np.ndarray]:
-        value, gradient = model.loglik(params, gradient=True)
-        return -value, -gradient
-
-    def gradient(params: np.ndarray) -> np.ndarray:
-        return objective(params)[1]
-
-    # start from the ordinary logistic fit and sd 1; the sd is kept >= 0 by its bound
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        start_beta = optimize.minimize(
-            lambda b: (-float(np.sum(y_c * (x @ b) - n_c * np.logaddexp(0, x @ b))),
-                       -x.T @ (y_c - n_c * special.expit(x @ b))),
-            np.zeros(x.shape[1]), jac=True, method="BFGS").x
-    bounds = [(None, None)] * x.shape[1] + [(0.0, None)]
-    found = optimize.minimize(objective, np.append(start_beta, 1.0), jac=True, method="L-BFGS-B", bounds=bounds,
-                              options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 5000})
-    params = found.x
-    if not np.all(np.isfinite(params)):
-        raise ConvergenceError(f"{spec_name(spec)}: the Laplace likelihood could not be maximised")
-    hessian = None
-    converged = bool(found.success)
-    if params[-1] > 1e-4:  # interior optimum: polish by Newton steps
-        for _ in range(10):
-            hessian = _hessian_from_gradient(gradient, params)
-            try:
-                step = np.linalg.solve(hessian, gradient(params))
-            except np.linalg.LinAlgError:
-                break
-            if -objective(params - step)[0] < -objective(params)[0] - 1e-9:
-                break
-            params = params - step
-            if np.abs(step).max() < 1e-10:
-                converged = True
-                break
-        hessian = _hessian_from_gradient(gradient, params)
-    beta, sd = params[:-1], abs(params[-1])
-    variance = sd ** 2
-    loglik = model.loglik(np.append(beta, sd))
-    modes = model.conditional_modes(x @ beta, sd)
-
-    # Given the variance: the beta block of the inverse penalised information
-    # [X'WX, X'WZ; Z'WX, Z'WZ + 1/v], Z the group indicators (lme4's vcov(use.hessian = FALSE)).
-    p_hat = special.expit(x @ beta + modes[group_c])
-    w = n_c * p_hat * (1 - p_hat)
-    xwx = (x * w[:, None]).T @ x
-    xwz = np.stack([np.bincount(group_c, weights=w * col, minlength=len(levels)) for col in x.T])  # (p, G)
-    zwz = np.bincount(group_c, weights=w, minlength=len(levels)) + (1 / variance if variance > 0 else np.inf)
-    se_given_variance = np.sqrt(np.diag(np.linalg.inv(xwx - (xwz / zwz) @ xwz.T)))
-    # lme4's default: the beta block of the inverse Hessian of the Laplace deviance over
-    # (beta, sd), which also carries the uncertainty of the variance.
-    if hessian is not None:
-        se = np.sqrt(np.diag(np.linalg.inv(hessian))[:-1])
-        se_type = "hessian (lme4 default)"
-    else:
-        se, se_type = se_given_variance, "given variance (variance at or near the boundary 0)"
-
+    model = _Laplace(_Binomial(y_c, n_c), x, group_c, len(levels), constant + _log_binomial_coefficients(y_c, n_c))
+    # start from the ordinary logistic fit; the sd is kept >= 0 by its bound
+    start_beta = _start(lambda b: (-float(np.sum(y_c * (x @ b) - n_c * np.logaddexp(0, x @ b))),
+                                   -x.T @ (y_c - n_c * special.expit(x @ b))), x.shape[1])
+    beta, variance, loglik, modes, se, se_given_variance, se_type, converged = _maximise(model, x, group_c, len(levels),
+                                                                                          start_beta, spec)
     mor = float(np.exp(np.sqrt(2 * variance) * _Q75))
     icc = variance / (variance + _LOGISTIC_VARIANCE)
     n_events = int(round(y.sum()))
@@ -279,6 +332,103 @@ def fit_glmm_binomial(data: pd.DataFrame, spec: GlmmBinomialSpec) -> GlmmBinomia
     index = pd.Index(names, name="term")
     return GlmmBinomialResult(
         analysis_id=spec.analysis_id, method="glmm_binomial", summary=summary, diagnostics=diagnostics, tables={},
+        coef=pd.Series(beta, index=index, name="coef"), se=pd.Series(se, index=index, name="se"),
+        variance=float(variance), random_effects=pd.Series(modes, index=pd.Index(levels, name=spec.group)),
+        loglik=float(loglik),
+    )
+
+
+@dataclass(frozen=True)
+class GlmmPoissonSpec:
+    """What to fit with :func:`fit_glmm_poisson`.
+
+    Parameters
+    ----------
+    events : str
+        Column with the number of events in each row (cells of person-time).
+    exposure : str
+        Column with the person-time of each row (> 0); its log is the offset.
+    formula_rhs : str
+        Fixed effects as a patsy right-hand side, e.g. ``"sex"``.
+    group : str
+        Column whose levels get a normal random intercept (e.g. the region).
+    analysis_id : str
+    """
+
+    events: str
+    exposure: str
+    formula_rhs: str
+    group: str
+    analysis_id: str = "glmm_poisson"
+
+
+@dataclass(frozen=True, eq=False)
+class GlmmPoissonResult(Result):
+    """Result of :func:`fit_glmm_poisson`: as `GlmmBinomialResult`, on the log-rate scale."""
+
+    coef: pd.Series = field(kw_only=True)
+    se: pd.Series = field(kw_only=True)
+    variance: float = field(kw_only=True)
+    random_effects: pd.Series = field(kw_only=True)
+    loglik: float = field(kw_only=True)
+
+
+def fit_glmm_poisson(data: pd.DataFrame, spec: GlmmPoissonSpec) -> GlmmPoissonResult:
+    """Random-intercept Poisson regression with an offset, by the Laplace approximation, as
+    ``lme4::glmer(events ~ ... + (1 | group) + offset(log(exposure)), family = poisson)``.
+
+    Rows with the same design row and group are summed (events and exposure: the same
+    likelihood up to a constant, which is added back so the log-likelihood is lme4's).
+    Between-group variation: the variance v and the median rate ratio exp(sqrt(2 v) z_0.75).
+
+    Returns
+    -------
+    GlmmPoissonResult
+        ``summary``: 'rate' (intercept) and 'rate_ratio' rows for the fixed effects, and
+        'variance' and 'median_rate_ratio' rows for the group (no standard error).
+    """
+    require_columns(data, spec, {"events": [spec.events], "exposure": [spec.exposure], "group": [spec.group]})
+    errors: list[str] = []
+    y = numeric_column(data, spec.events, "events", errors)
+    t = numeric_column(data, spec.exposure, "exposure", errors)
+    check(y < 0, f"events column {spec.events!r} must be non-negative", data, errors)
+    check(~(t > 0), f"exposure column {spec.exposure!r} must be positive", data, errors)
+    check(data[spec.group].isna().to_numpy(), f"group column {spec.group!r} has missing values", data, errors)
+    raise_if(errors, spec)
+    design = formula_design(data, spec.formula_rhs, spec)
+    group, levels = _groups(data, spec)
+    names = list(design.columns)
+    y_c, t_c, x, group_c = _collapse(y, t, design.to_numpy(), group)
+    offset = np.log(t_c)
+    # the rows' own constants: sum y_i log t_i - log y_i!, against the collapsed rows' Y log T
+    constant = float(np.sum(y * np.log(t) - special.gammaln(y + 1)) - np.sum(y_c * offset))
+    model = _Laplace(_Poisson(y_c, offset), x, group_c, len(levels), constant)
+    start_beta = _start(lambda b: (-float(np.sum(y_c * (x @ b + offset) - np.exp(x @ b + offset))),
+                                   -x.T @ (y_c - np.exp(x @ b + offset))), x.shape[1])
+    beta, variance, loglik, modes, se, se_given_variance, se_type, converged = _maximise(model, x, group_c, len(levels),
+                                                                                          start_beta, spec)
+    mrr = float(np.exp(np.sqrt(2 * variance) * _Q75))
+    n_events = int(round(y.sum()))
+    diagnostics = {
+        "converged": converged, "approximation": "laplace", "optimizer": "L-BFGS-B, Newton polish", "loglik": loglik,
+        "n_groups": len(levels), "n_rows_collapsed": len(y_c), "n_rows": len(data),
+        "variance_at_boundary": variance < 1e-8, "se_type": se_type,
+    }
+    rows = []
+    for j, name in enumerate(names):
+        row = {"estimand": "rate" if name == "Intercept" else "rate_ratio", "term": name, "subgroup": None,
+               "level": None, "n_persons": None, "n_events": n_events}
+        row.update(wald_row(beta[j], se[j], ratio=True))
+        row.update({"coef": beta[j], "se_given_variance": se_given_variance[j]})
+        rows.append(row)
+    for estimand, value in (("variance", variance), ("median_rate_ratio", mrr)):
+        rows.append({"estimand": estimand, "term": spec.group, "subgroup": None, "level": None,
+                     "estimate": value, "std_error": np.nan, "conf_low": np.nan, "conf_high": np.nan,
+                     "p_value": np.nan, "n_persons": None, "n_events": n_events})
+    summary = make_summary(rows, analysis_id=spec.analysis_id, method="glmm_poisson", diagnostics=diagnostics)
+    index = pd.Index(names, name="term")
+    return GlmmPoissonResult(
+        analysis_id=spec.analysis_id, method="glmm_poisson", summary=summary, diagnostics=diagnostics, tables={},
         coef=pd.Series(beta, index=index, name="coef"), se=pd.Series(se, index=index, name="se"),
         variance=float(variance), random_effects=pd.Series(modes, index=pd.Index(levels, name=spec.group)),
         loglik=float(loglik),

@@ -19,7 +19,7 @@ from analyses.estimators._common import (
     subgroup_label,
 )
 from analyses.results import Z_95, Result, make_summary
-from pipeline.errors import ContractViolation
+from koord.errors import ContractViolation
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import scipy.linalg
 
 from analyses.estimators._common import check, numeric_column, raise_if, require_columns, spec_name
 from analyses.results import Result, make_summary, wald_row
-from pipeline.errors import ContractViolation, ConvergenceError
+from koord.errors import ContractViolation, ConvergenceError
 
 # A rate ratio beyond e^15 (or below e^-15) means a term with no events (or only events):
 # the maximum likelihood estimate is infinite and IRLS stopped somewhere on the way.

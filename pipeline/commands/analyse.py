@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from analyses.designs.outputs import FIGURES_DIR, INTERNAL_DIR, README_NAME, RESULTS_DIR, internal_dir
-from pipeline.errors import KoordError
+from koord.errors import KoordError
 
 _INTERNAL = f"OUT/{INTERNAL_DIR}"
 
@@ -69,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
 
     from analyses.designs.run import run_analyses, write_results
     from analyses.designs.specs import specs_from_table
-    from pipeline.progress import say
-    from pipeline.study import load_study
+    from koord.progress import say
+    from data_schemas.study import load_study
 
     study = load_study(args.study)
     specs = _select(specs_from_table(study.analyses, source=study.source or "study.toml"), args.only)

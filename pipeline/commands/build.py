@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 from data_schemas.tables import END_REASONS, SEXES
-from pipeline.errors import KoordError
+from koord.errors import KoordError
+from koord.progress import thousands
 
 DEFAULT_MEMORY_LIMIT = "6GB"
 
@@ -38,23 +39,39 @@ def register(subparsers) -> None:
         metavar="SIZE",
         help=f"DuckDB memory limit; larger steps spill to disk beside the warehouse (default {DEFAULT_MEMORY_LIMIT})",
     )
+    p.add_argument(
+        "--write-sql",
+        type=Path,
+        metavar="DIR",
+        help=(
+            "build nothing: write every model's SQL, rendered for the study and the warehouse's delivery, "
+            "to DIR/<layer>/<model>.sql (plain DuckDB selects to read, lint or run in the DuckDB CLI)"
+        ),
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import duckdb
 
-    from pipeline.build import build_warehouse
-    from pipeline.study import load_study
+    from data_schemas.study import load_study
+    from pipeline.warehouse_models import build_warehouse, write_model_sql
 
     study = load_study(args.study)
     path: Path = args.warehouse
     if not path.is_file():
         raise KoordError(f"no warehouse at {path}: run `koord ingest --warehouse {path}` first")
     try:
-        con = duckdb.connect(str(path))
+        con = duckdb.connect(str(path), read_only=args.write_sql is not None)
     except duckdb.IOException as exc:
         raise KoordError(f"cannot open the warehouse {path} (is another koord command using it?): {exc}") from None
+    if args.write_sql is not None:
+        try:
+            written = write_model_sql(con, study, args.write_sql)
+        finally:
+            con.close()
+        print(f"koord build: the SQL of {len(written)} models written to {args.write_sql} (nothing built)")
+        return 0
     try:
         con.execute(f"set memory_limit = '{args.memory_limit}'")
         con.execute(f"set temp_directory = '{path.with_suffix('.tmp')}'")
@@ -67,11 +84,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _n(value: int) -> str:
-    """A count with a space as thousands separator (Swedish style)."""
-    return f"{value:,}".replace(",", " ")
-
-
 def format_summary(summary) -> str:
     """A short table: spells, coordinated spells and end reasons, for all, women and men."""
     cols = ("all", *SEXES)
@@ -80,13 +92,13 @@ def format_summary(summary) -> str:
         return f"  {label:<24}" + "".join(f"{v:>18}" for v in values)
 
     def pct(n: int, d: int) -> str:
-        return f"{_n(n)} ({100 * n / d:.1f} %)" if d else "0"
+        return f"{thousands(n)} ({100 * n / d:.1f} %)" if d else "0"
 
     out = [
-        f"koord build: {_n(summary.n_spells)} spells of {_n(summary.n_persons)} persons, follow-up to "
+        f"koord build: {thousands(summary.n_spells)} spells of {thousands(summary.n_persons)} persons, follow-up to "
         f"{summary.extraction_date}, {summary.seconds:.1f} s",
         line("", list(cols)),
-        line("spells", [_n(summary.spells_by_sex[c]) for c in cols]),
+        line("spells", [thousands(summary.spells_by_sex[c]) for c in cols]),
         line("coordinated (GC001)", [pct(summary.coordinated_by_sex[c], summary.spells_by_sex[c]) for c in cols]),
         "  end reason:",
     ]

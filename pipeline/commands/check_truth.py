@@ -8,7 +8,8 @@ import math
 import time
 from pathlib import Path
 
-from pipeline.errors import KoordError
+from koord.progress import thousands
+from koord.errors import KoordError
 
 
 HELP_MAX_TRIAL_ENTRIES = 2_000_000  # = recovery.DEFAULT_MAX_TRIAL_ENTRIES (a test holds them equal)
@@ -42,7 +43,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", type=Path, metavar="DIR", help="folder for truth_check.csv and .json (default: the warehouse's folder)")
     p.add_argument("--max-trial-entries", type=int, default=HELP_MAX_TRIAL_ENTRIES, metavar="N",
                    help="trial entries simulated for the true risk differences at most; with more eligible entries "
-                        f"a uniform random sample of them (default {_count(HELP_MAX_TRIAL_ENTRIES)})")
+                        f"a uniform random sample of them (default {thousands(HELP_MAX_TRIAL_ENTRIES)})")
     p.set_defaults(func=run)
 
 
@@ -61,7 +62,7 @@ def _read_warehouse(path: Path):
 
     from analyses.designs.run import load_spells
     from analyses.designs.time_varying import aggregate_person_time, needed_covariates
-    from pipeline.synth.recovery import CATALOGUE, REQUIRED_RESULTS, pooled_model_parameters
+    from pipeline.commands.recovery import CATALOGUE, REQUIRED_RESULTS, pooled_model_parameters
 
     if not path.is_file():
         raise KoordError(f"no warehouse at {path}: run `koord ingest`, `koord build` and `koord analyse` first")
@@ -94,8 +95,6 @@ def _read_warehouse(path: Path):
     return results, spells, built, cells
 
 
-def _count(n: int) -> str:
-    return f"{n:,}".replace(",", " ")
 
 
 def _number(x: float, scale: str) -> str:
@@ -123,8 +122,8 @@ def _label(r) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipeline.progress import say, step
-    from pipeline.synth.recovery import check_recovery, check_truth_file, simulate_from_truth
+    from koord.progress import say, step
+    from pipeline.commands.recovery import check_recovery, check_truth_file, simulate_from_truth
 
     t0 = time.perf_counter()
     if args.max_trial_entries < 1:
@@ -133,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     check_truth_file(truth, str(args.truth))
     with step("reading results, spells, person-time cells"):
         results, spells, built, cells = _read_warehouse(args.warehouse)
-    with step(f"re-simulating the latent spells of {_count(truth['n_persons'])} persons (seed {truth['seed']})"):
+    with step(f"re-simulating the latent spells of {thousands(truth['n_persons'])} persons (seed {truth['seed']})"):
         ground_truth = simulate_from_truth(truth)
     with step("checks against the planted truth"):
         checks = check_recovery(results, spells, built, truth, cells=cells, ground_truth=ground_truth,
@@ -149,10 +148,10 @@ def run(args: argparse.Namespace) -> int:
                **checks.attrs.get("trial_truth", {})}
     (out / "truth_check.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     print(f"koord check-truth: {summary['n_passed']} of {summary['n_checks']} checks passed "
-          f"({_count(summary['persons'])} persons, {seconds:.1f} s)")
+          f"({thousands(summary['persons'])} persons, {seconds:.1f} s)")
     print("\n".join(format_checks(checks)))
-    print(f"  trial truth simulated for {_count(summary['n_simulated_trial_entries'])} of "
-          f"{_count(summary['n_eligible_trial_entries'])} eligible entries; written: {out / 'truth_check.csv'}, "
+    print(f"  trial truth simulated for {thousands(summary['n_simulated_trial_entries'])} of "
+          f"{thousands(summary['n_eligible_trial_entries'])} eligible entries; written: {out / 'truth_check.csv'}, "
           f"{out / 'truth_check.json'}")
     if len(failed):
         print(f"koord check-truth: {len(failed)} check(s) FAILED: " + "; ".join(summary["failures"]))

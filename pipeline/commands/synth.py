@@ -7,7 +7,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from pipeline.errors import KoordError
+from koord.errors import KoordError
 
 
 def _date(text: str) -> date:

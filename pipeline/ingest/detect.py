@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from data_schemas.extracts import EXTRACTS, Extract, match_file_stem
-from pipeline.errors import ContractViolation
+from koord.errors import ContractViolation
 
 MANIFEST_NAME = "manifest.toml"
 

@@ -46,11 +46,12 @@ from typing import Iterator
 import duckdb
 
 from data_schemas.extracts import EXTRACTS
-from pipeline import __version__
-from pipeline.errors import ContractViolation, DeliveryRefused, KoordError
+from koord import __version__
+from koord.errors import ContractViolation, DeliveryRefused, KoordError
+from koord.sql import sql_name, sql_string
 from pipeline.ingest import detect, pnr, readers, validate
 from pipeline.ingest.detect import FileOptions, FilePlan, Manifest
-from pipeline.progress import say
+from koord.progress import say, thousands
 
 PNR_SAMPLE_ROWS = 100_000
 
@@ -159,7 +160,7 @@ def ingest_delivery(
                     shutil.copyfile(warehouse, new_warehouse)
                 con = _connect(scratch / "spill", memory_limit, threads)
                 try:
-                    con.execute(f"attach {readers.sql_string(str(new_warehouse))} as wh")
+                    con.execute(f"attach {sql_string(str(new_warehouse))} as wh")
                     summary.files = load_files(con, plans, manifest, scratch)
                     finish_raw_layer(con, manifest, delivery_dir, summary)
                     con.execute("detach wh")
@@ -344,47 +345,67 @@ def load_files(con: duckdb.DuckDBPyConnection, plans: list[FilePlan], manifest: 
     for i, plan in enumerate(plans, start=1):
         t = time.perf_counter()
         result = FileResult(plan)
-        result.rows_in, blank = readers.stage_file(con, plan, "stage", scratch)
-        readers.line_view(con, plan, "stage", "lined", blank)
-        say(f"  [{i}/{n}] {plan.name}: {_count(result.rows_in)} rows …")
-        declared = manifest.files.get(plan.name, FileOptions()).rows
-        if declared is not None and declared != result.rows_in:
-            raise ContractViolation(
-                f"{plan.name}: {detect.MANIFEST_NAME} declares {_count(declared)} rows but the file has "
-                f"{_count(result.rows_in)} (is it truncated or from another delivery?); nothing was written"
-            )
-        _refuse(pnr.find_personnummer_columns(con, plan.name, "lined", _pnr_columns(plan), line_column="_line",
-                                              cleaned=True))
-        check_file(con, plan)
-        write_raw_rows(con, result)
-        con.execute("drop view lined")
-        con.execute("drop view cleaned")
-        con.execute("drop table stage")
-        con.execute("drop table if exists stage__blank")
+        with file_scratch(con):
+            _load_file(con, plan, manifest, scratch, result, i, n)
         result.seconds = time.perf_counter() - t
-        say(f"  [{i}/{n}] {plan.name}: {_count(result.rows_in)} rows in, {_count(result.rows_loaded)} loaded, "
-            f"{_count(result.rows_quarantined)} quarantined ({result.seconds:.1f} s)")
+        say(f"  [{i}/{n}] {plan.name}: {thousands(result.rows_in)} rows in, {thousands(result.rows_loaded)} loaded, "
+            f"{thousands(result.rows_quarantined)} quarantined ({result.seconds:.1f} s)")
         results.append(result)
     return results
+
+
+# One file's temporaries live in their own schema, dropped whole when the file is done: no step
+# drops what another step created, and a failed file leaves nothing behind for the next one.
+FILE_SCRATCH = "file_scratch"
+STAGED = f"{FILE_SCRATCH}.staged"    # the file's rows, whitespace trimmed, all text
+LINED = f"{FILE_SCRATCH}.lined"      # the same with the file's line number `_line`
+CLEANED = f"{FILE_SCRATCH}.cleaned"  # values cleaned for validation
+
+
+@contextmanager
+def file_scratch(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    con.execute(f"create schema {FILE_SCRATCH}")
+    try:
+        yield
+    finally:
+        con.execute(f"drop schema if exists {FILE_SCRATCH} cascade")
+
+
+def _load_file(con: duckdb.DuckDBPyConnection, plan: FilePlan, manifest: Manifest, scratch: Path, result: FileResult,
+               i: int, n: int) -> None:
+    """Stage one file, refuse or quarantine what breaks its contract, write the rest to the raw layer."""
+    result.rows_in, blank = readers.stage_file(con, plan, STAGED, scratch)
+    readers.line_view(con, plan, STAGED, LINED, blank)
+    say(f"  [{i}/{n}] {plan.name}: {thousands(result.rows_in)} rows …")
+    declared = manifest.files.get(plan.name, FileOptions()).rows
+    if declared is not None and declared != result.rows_in:
+        raise ContractViolation(
+            f"{plan.name}: {detect.MANIFEST_NAME} declares {thousands(declared)} rows but the file has "
+            f"{thousands(result.rows_in)} (is it truncated or from another delivery?); nothing was written"
+        )
+    _refuse(pnr.find_personnummer_columns(con, plan.name, LINED, _pnr_columns(plan), line_column="_line",
+                                          cleaned=True))
+    check_file(con, plan)
+    write_raw_rows(con, result)
 
 
 def check_file(con: duckdb.DuckDBPyConnection, plan: FilePlan) -> None:
     """Quarantine the file's bad rows and record its warnings (tables wh.raw._quarantine, _warnings)."""
     ex = plan.extract
     present = {c for c in plan.columns.contract_of if c is not None}
-    con.execute(f"create view cleaned as {validate.cleaned_select(ex, present, 'lined')}")
-    con.execute(f"insert into wh.raw._quarantine select * from ({validate.quarantine_sql(ex, present, 'select * from cleaned', plan.name)}) "
+    con.execute(f"create view {CLEANED} as {validate.cleaned_select(ex, present, LINED)}")
+    con.execute(f"insert into wh.raw._quarantine select * from ({validate.quarantine_sql(ex, present, f'select * from {CLEANED}', plan.name)}) "
                 f'order by line, "column"')
-    con.execute(f"insert into wh.raw._quarantine select * from ({validate.duplicate_sql(ex, 'select * from cleaned', plan.name)}) "
+    con.execute(f"insert into wh.raw._quarantine select * from ({validate.duplicate_sql(ex, f'select * from {CLEANED}', plan.name)}) "
                 "order by line")
 
     warnings = []
     for j, (stage_name, delivered) in enumerate(zip(readers.stage_columns(plan), plan.columns.delivered)):
         if plan.columns.contract_of[j] is None:
-            n_values = con.execute(f"select count({readers.sql_name(stage_name)}) from lined").fetchone()[0]
+            n_values = con.execute(f"select count({sql_name(stage_name)}) from {LINED}").fetchone()[0]
             warnings.append((delivered.strip(), "extra_column", n_values,
                              f"column '{delivered.strip()}' is not in the contract of {ex.name}; ignored "
-                             f"({_count(n_values)} non-empty values)"))
+                             f"({thousands(n_values)} non-empty values)"))
     specs = validate.warning_specs(ex)
     if specs:
         row = con.execute(validate.warning_aggregate_sql(specs, _loaded_rows(plan))).fetchone()
@@ -400,8 +421,8 @@ def check_file(con: duckdb.DuckDBPyConnection, plan: FilePlan) -> None:
 
 def _loaded_rows(plan: FilePlan) -> str:
     """The cleaned rows of the file that are not quarantined."""
-    return (f"(select * from cleaned where _line not in "
-            f"(select line from wh.raw._quarantine where file = {readers.sql_string(plan.name)}))")
+    return (f"(select * from {CLEANED} where _line not in "
+            f"(select line from wh.raw._quarantine where file = {sql_string(plan.name)}))")
 
 
 def write_raw_rows(con: duckdb.DuckDBPyConnection, result: FileResult) -> None:
@@ -457,7 +478,7 @@ def _extraction_date(con: duckdb.DuckDBPyConnection, manifest: Manifest, results
         for c in ex.columns:
             if c.dtype != "date":
                 continue
-            value = con.execute(f"select max({readers.sql_name(c.name)}) from wh.raw.{ex.name}").fetchone()[0]
+            value = con.execute(f"select max({sql_name(c.name)}) from wh.raw.{ex.name}").fetchone()[0]
             if value is not None and (latest is None or value > latest[0]):
                 latest = (value, f"latest date seen: {ex.name}.{c.name}")
     if latest is None:
@@ -480,7 +501,7 @@ def cross_file_warnings(con: duckdb.DuckDBPyConnection, results: list[FileResult
             for file, n, persons, line in con.execute(sql).fetchall():
                 if n:
                     rows.append([file, ex.name, ex.periods[0].start, "overlapping_period", n,
-                                 f"{_count(n)} periods ({_count(persons)} persons) start before an earlier period of the "
+                                 f"{thousands(n)} periods ({thousands(persons)} persons) start before an earlier period of the "
                                  f"same person has ended (ongoing periods run to {extraction_date}; e.g. line {line})"])
     population = validate.POPULATION_EXTRACT
     if population not in extracts:
@@ -493,7 +514,7 @@ def cross_file_warnings(con: duckdb.DuckDBPyConnection, results: list[FileResult
                 key = next(c.name for c in ex.columns if c.is_person_key)
                 for file, n, persons, line in con.execute(sql).fetchall():
                     rows.append([file, ex.name, key, "orphan_person", n,
-                                 f"{_count(n)} rows of {_count(persons)} persons with no row in any {population} year "
+                                 f"{thousands(n)} rows of {thousands(persons)} persons with no row in any {population} year "
                                  f"(e.g. line {line})"])
     if rows:
         con.executemany("insert into wh.raw._warnings values (?, ?, ?, ?, ?, ?)", rows)
@@ -519,8 +540,6 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _count(n: int) -> str:
-    return f"{n:,}".replace(",", " ")
 
 
 def _size(n: int) -> str:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from koord.progress import thousands
+
 FLAG_SHARE = 0.5
 
 _DAY = "(0[1-9]|[12][0-9]|3[01]|6[1-9]|[78][0-9]|9[01])"  # 61-91: samordningsnummer
@@ -60,7 +62,7 @@ class PnrColumn:
 
     def describe(self) -> str:
         where = f", e.g. line {self.first_line}" if self.first_line is not None else ""
-        n_pnr, n_values = (f"{n:,}".replace(",", " ") for n in (self.n_personnummer, self.n_values))
+        n_pnr, n_values = (thousands(n) for n in (self.n_personnummer, self.n_values))
         return (f"{self.file}: column '{self.column}' holds personal identity numbers "
                 f"({n_pnr} of {n_values} non-empty values{where})")
 

@@ -27,21 +27,12 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from pipeline.errors import ContractViolation
+from koord.errors import ContractViolation
+from koord.sql import sql_name, sql_string
 from pipeline.ingest import detect
 from pipeline.ingest.detect import CHUNK_BYTES, FilePlan
 
 SAS_CHUNK_ROWS = 500_000
-
-
-def sql_string(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def sql_name(name: str) -> str:
-    """A quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 # Whitespace trimmed from every value: space, tab, CR, LF and the no-break space of spreadsheet exports.

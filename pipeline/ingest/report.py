@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from koord.progress import thousands
 from pipeline.ingest.load import LoadSummary
 
 TOP_REASONS = 10
 
 
-def _n(x: int) -> str:
-    return f"{x:,}".replace(",", " ")
 
 
 def render_summary(s: LoadSummary) -> str:
@@ -29,11 +28,11 @@ def render_summary(s: LoadSummary) -> str:
         p = r.plan
         fmt = ", ".join(x for x in (p.format, p.display_encoding, _delim(p.delimiter)) if x)
         lines.append(
-            f" {p.name:<{w_file}}  {p.extract.name:<{w_ex}}  {_n(r.rows_in):>12}  {_n(r.rows_loaded):>12}  "
-            f"{_n(r.rows_quarantined):>11}  {_n(r.n_warnings):>10}  {fmt}"
+            f" {p.name:<{w_file}}  {p.extract.name:<{w_ex}}  {thousands(r.rows_in):>12}  {thousands(r.rows_loaded):>12}  "
+            f"{thousands(r.rows_quarantined):>11}  {thousands(r.n_warnings):>10}  {fmt}"
         )
     lines.append(" " + "-" * (len(header) - 1))
-    total = lambda attr: _n(sum(getattr(r, attr) for r in s.files))  # noqa: E731
+    total = lambda attr: thousands(sum(getattr(r, attr) for r in s.files))  # noqa: E731
     lines.append(
         f" {'total':<{w_file}}  {'':<{w_ex}}  {total('rows_in'):>12}  {total('rows_loaded'):>12}  "
         f"{total('rows_quarantined'):>11}  {total('n_warnings'):>10}"
@@ -41,10 +40,10 @@ def render_summary(s: LoadSummary) -> str:
     n_quarantined = sum(r.rows_quarantined for r in s.files)
     lines.append("")
     if n_quarantined:
-        lines.append(f"Quarantine: {_n(n_quarantined)} rows in table raw._quarantine (file, line, column, value, reason, "
+        lines.append(f"Quarantine: {thousands(n_quarantined)} rows in table raw._quarantine (file, line, column, value, reason, "
                      f"reason_kind); top reasons:")
         for file, kind, n in s.quarantine_by_reason[:TOP_REASONS]:
-            lines.append(f"  {_n(n):>10}  {kind:<24} {file}")
+            lines.append(f"  {thousands(n):>10}  {kind:<24} {file}")
         if len(s.quarantine_by_reason) > TOP_REASONS:
             lines.append(f"  … and {len(s.quarantine_by_reason) - TOP_REASONS} more (file, reason) pairs")
     else:
@@ -52,7 +51,7 @@ def render_summary(s: LoadSummary) -> str:
     if s.warnings:
         lines.append("Warnings, kept in the data and recorded in table raw._warnings:")
         for file, column, kind, n, detail in s.warnings:
-            lines.append(f"  {_n(n):>10}  {kind:<24} {file} {column}: {detail}")
+            lines.append(f"  {thousands(n):>10}  {kind:<24} {file} {column}: {detail}")
     if s.absent_extracts:
         lines.append("Not in this delivery (no raw table): " + ", ".join(s.absent_extracts))
     for note in s.notes:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from data_schemas.codes import normalise_icd10_sql
 from data_schemas.extracts import RAW, Column, Extract
-from pipeline.ingest.readers import sql_name, sql_string
+from koord.sql import sql_name, sql_string
 
 # Quarantine reasons. `not_a_number` is for decimal columns (none in the current contracts).
 REASON_KINDS = (

@@ -19,7 +19,7 @@ delivery folder (default ``out_dir/../truth.json``) with ``truth_spells.parquet`
 truth.json: ``seed``, ``n_persons``, ``window``, ``sizes``; ``parameters`` (every planted
 parameter of `SynthParameters`, the Weibull scales, each region's ``u``, the survey's
 region effects); ``coordination_effect`` (hazard ratio and log hazard ratio by chapter
-group); ``study`` (the study rules the counts use, from `pipeline.study.Study`); ``counts``
+group); ``study`` (the study rules the counts use, from `data_schemas.study.Study`); ``counts``
 (persons, spells, coordinated spells, end reasons overall, by sex, chapter group and
 diagnosis group; end reasons under the ``earnings_confirmed`` definition; GC001 contacts
 outside spells); ``calibration`` (realised values and targets); ``care``; ``faults``
@@ -42,6 +42,7 @@ from pipeline.synth.model import (  # noqa: E402 - re-exported model API
     return_to_work_cumulative_incidence,
 )
 from pipeline.synth.simulate import GroundTruth, simulate  # noqa: E402
+from pipeline.synth.delivery import write_delivery as _write  # noqa: E402
 from pipeline.synth.truth import StudyRules, spell_outcomes  # noqa: E402
 
 __all__ = [
@@ -77,8 +78,6 @@ def write_delivery(
     first_year, last_year : calendar years of sickness periods covered.
     extraction_date : end of follow-up of the delivery.
     """
-    from pipeline.synth.delivery import write_delivery as _write
-
     return _write(
         out_dir, persons, seed, faults=faults, fmt=fmt, encoding=encoding, truth_path=truth_path,
         first_year=first_year, last_year=last_year, extraction_date=extraction_date,

@@ -11,8 +11,8 @@ import polars as pl
 
 from data_schemas.codes import regions
 from data_schemas.extracts import EXTRACTS, match_file_stem
-from pipeline.errors import KoordError
-from pipeline.progress import say, step
+from koord.errors import KoordError
+from koord.progress import say, step
 from pipeline.synth import model as model_module
 from pipeline.synth.agi import agi_chunks
 from pipeline.synth.care import care_contact_chunks, merge_info

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from data_schemas.codes import codes as code_values
 from data_schemas.codes import regions
 from data_schemas.extracts import extract
 from pipeline.synth import dates as dt
@@ -249,7 +250,6 @@ def registrations(gt: GroundTruth, spells: pl.DataFrame) -> pl.DataFrame:
         person, ins, av, cats = person[~first], ins[~first], av[~first], cats[~first]
     av = np.where(av > E, -1, av)
     order = np.arange(len(person))
-    from data_schemas.codes import codes as code_values
     df = pl.DataFrame({
         "LopNr": gt.lopnr[person[order]], "InskrDatum": iso(ins[order]),
         "AvaktDatum": iso(av[order], missing=av[order] < 0),

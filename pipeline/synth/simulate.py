@@ -24,6 +24,7 @@ from data_schemas.codes import chapter_group_of, regions
 from pipeline.synth import dates as dt
 from pipeline.synth.frames import lookup
 from pipeline.synth.model import (
+    DEFAULT_PARAMETERS,
     CARE_LEVELS,
     CHAPTER_GROUPS,
     DIAGNOSIS_GROUPS,
@@ -440,8 +441,6 @@ def simulate(
     extraction_date: date = date(2025, 3, 31),
 ) -> GroundTruth:
     """Draw the ground truth of a study population of `persons` persons."""
-    from pipeline.synth.model import DEFAULT_PARAMETERS
-
     params = params or DEFAULT_PARAMETERS
     params.validate()
     if persons < 1:

@@ -1,7 +1,7 @@
 """The truth of a synthetic delivery: spell outcomes under a study definition, counts and truth.json.
 
 Counts come from the generator's own ground-truth spells, never from re-reading files. The
-rules mirror the study definition (`pipeline.study.Study`, defaults = ``study.toml``):
+rules mirror the study definition (`data_schemas.study.Study`, defaults = ``study.toml``):
 
 - a spell is studied if its first day is within [spell_start_from, spell_start_to], the age
   at start (year(start) - birth year) within [age_min_years, age_max_years] and its length
@@ -27,6 +27,7 @@ import numpy as np
 import polars as pl
 
 from data_schemas.codes import chapter_group_of
+from data_schemas.study import Study
 from pipeline.synth import dates as dt
 from pipeline.synth.frames import lookup
 from pipeline.synth.model import AGE_GROUPS, CARE_LEVELS, CHAPTER_GROUPS, DIAGNOSIS_GROUPS, EDUCATION_GROUPS, OCCUPATIONS
@@ -49,8 +50,6 @@ class StudyRules:
 
     @classmethod
     def default(cls) -> "StudyRules":
-        from pipeline.study import Study
-
         s = Study()
         return cls(s.spell_start_from, s.spell_start_to, s.age_min_years, s.age_max_years, s.min_spell_days,
                    s.relapse_window_days)

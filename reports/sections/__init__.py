@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from pipeline.errors import DisclosureError
+from koord.errors import DisclosureError
 from reports.disclosure import CheckedOutput, DisclosureRules, Output, RunInfo
 from reports.inputs import ReportInputs, ReportMeta
 

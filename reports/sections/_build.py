@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from data_schemas.tables import SEXES
-from pipeline.errors import ContractViolation
+from koord.errors import ContractViolation
 from reports.disclosure import CountTable, Equation, with_margins
 
 TOTAL = "Totalt"

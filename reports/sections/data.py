@@ -8,7 +8,8 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 
-from pipeline.errors import StudyDefinitionError
+from data_schemas.study import study_from_mapping
+from koord.errors import StudyDefinitionError
 from reports.disclosure import FrequencyOutput, Output
 from reports.formatting import format_date
 from reports.inputs import ReportInputs, ReportMeta
@@ -87,8 +88,6 @@ def definitions(study: Mapping[str, Any] | None, extraction_date: Any) -> list[t
 
 def study_file_differs(meta: ReportMeta) -> bool:
     """True when the study file read now defines the cohort differently from the build record."""
-    from pipeline.study import study_from_mapping
-
     tables = {k: v for k, v in meta.study_file.tables.items() if k != "disclosure"}
     if not tables or not meta.study:
         return False

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pandas as pd
 from markupsafe import Markup
 
-from pipeline.errors import DisclosureError
+from koord.errors import DisclosureError
 from reports.disclosure import FigureOutput, Output
 from reports.figures import forest_figure
 from reports.inputs import RESULTS_SCHEMA, ReportInputs

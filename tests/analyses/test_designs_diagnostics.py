@@ -4,17 +4,31 @@ import math
 
 import numpy as np
 import pytest
+from oracles import dense_standardised_mean_differences
 
 from analyses.designs.diagnostics import (
     equipoise,
     flags,
+    level_smd,
     minimum_detectable_difference,
     minimum_detectable_ratio,
+    numeric_smd,
     positivity,
     preference_score,
-    standardised_mean_differences,
 )
 from analyses.designs.specs import CommonParameters
+
+
+def standardised_mean_differences(x, t, weights=None, base_weights=None):
+    """SMD of a 0/1 column by `level_smd` (level 1 of two) and of any column by `numeric_smd`."""
+    x = np.asarray(x, dtype=float)
+    w = np.ones(len(t)) if weights is None else weights
+    b = w if base_weights is None else base_weights
+    by_value = numeric_smd(x, t, w, b)
+    if set(np.unique(x)) <= {0.0, 1.0}:
+        by_level = level_smd(x.astype(np.int64), 2, t, w, b)[:, 1]
+        assert by_level == pytest.approx(by_value, rel=1e-12, nan_ok=True)
+    return by_value
 
 
 def test_smd_by_hand():
@@ -37,6 +51,32 @@ def test_smd_of_constant_column_is_zero_and_of_separated_column_infinite():
     t = np.array([1, 1, 0, 0], bool)
     assert standardised_mean_differences(np.ones(4), t)[0] == 0.0
     assert math.isinf(standardised_mean_differences(np.array([1.0, 1, 0, 0]), t)[0])
+
+
+def test_smd_of_empty_arm_is_nan():
+    t = np.array([1, 1, 0, 0], bool)
+    w = np.array([1.0, 1.0, 0.0, 0.0])
+    assert np.isnan(numeric_smd(np.array([1.0, 2, 3, 4]), t, w, w)[0])
+
+
+def test_grouped_smd_by_counts_equals_the_dense_oracle():
+    rng = np.random.default_rng(11)
+    n, n_levels, n_groups = 2000, 4, 3
+    codes = rng.integers(0, n_levels, n)
+    groups = rng.integers(0, n_groups, n)
+    treated = rng.random(n) < 0.2 + 0.1 * codes
+    value = rng.normal(size=n) + codes
+    base = rng.choice([1.0, 3.5], n)
+    weights = base * rng.uniform(0.2, 4.0, n)
+    levels = level_smd(codes, n_levels, treated, weights, base, groups, n_groups)
+    values = numeric_smd(value, treated, weights, base, groups, n_groups)
+    indicators = (codes[:, None] == np.arange(n_levels)[None, :]).astype(float)
+    for g in range(n_groups):
+        rows = groups == g
+        dense = dense_standardised_mean_differences(np.column_stack([indicators, value])[rows], treated[rows],
+                                                    weights[rows], base_weights=base[rows])
+        assert levels[g] == pytest.approx(dense[:n_levels], rel=1e-12)
+        assert values[g] == pytest.approx(dense[n_levels], rel=1e-12)
 
 
 def test_preference_score_removes_the_treated_share():

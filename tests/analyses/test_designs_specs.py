@@ -9,7 +9,7 @@ from analyses.designs.specs import (
     spec_from_dict,
     specs_from_table,
 )
-from pipeline.errors import StudyDefinitionError
+from koord.errors import StudyDefinitionError
 
 
 def test_absent_table_runs_the_documented_defaults():
@@ -87,7 +87,7 @@ def test_entry_day_defaults_to_the_study_minimum_spell_length():
 
 
 def test_repository_study_file_analyses_validate():
-    from pipeline.study import load_study
+    from data_schemas.study import load_study
 
     specs = specs_from_table(load_study().analyses, source="study.toml")
     assert {"tv_cox", "target_trial", "naive_ever"} <= {s.id for s in specs}

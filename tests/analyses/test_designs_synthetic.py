@@ -2,7 +2,7 @@
 
 One delivery (synth -> ingest -> build -> analyse through the `koord` command line) is made
 per test session, and `koord check-truth` compares its results with the planted truth (the
-truths and the rules are in `pipeline.synth.recovery`): hazard ratios by chapter group and
+truths and the rules are in `pipeline.commands.recovery`): hazard ratios by chapter group and
 overall, the emulated trials' risk differences for everyone, women, men and each chapter
 group, and the naive comparison, which must miss. The same command runs in `make bench` at
 100 000 and 1 000 000 persons.
@@ -21,11 +21,11 @@ from analyses.designs.evalue import e_values_hazard_ratio
 from analyses.designs.outputs import INTERNAL_DIR, README_NAME
 from analyses.results import SUMMARY_COLUMNS
 from pipeline.cli import main as koord
-from pipeline.synth.recovery import CHECK_COLUMNS
+from pipeline.commands.recovery import CHECK_COLUMNS
 
 PERSONS, SEED = 15_000, 11
 # Checks per (analysis, check): the chapter groups psychiatric, musculoskeletal, other; all, women,
-# men; horizons 90, 180, 365 (the rules: `pipeline.synth.recovery`).
+# men; horizons 90, 180, 365 (the rules: `pipeline.commands.recovery`).
 EXPECTED_CHECKS = {
     ("tv_cox", "covers_planted_hr"): 3, ("tv_cox", "covers_pooled_planted_hr"): 3,
     ("tv_poisson", "covers_planted_hr"): 3, ("tv_poisson", "covers_pooled_planted_hr"): 3,

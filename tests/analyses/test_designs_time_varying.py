@@ -7,7 +7,7 @@ import pytest
 
 from analyses.designs.covariates import indicators, plan_levels
 from analyses.designs.time_varying import aggregate_person_time, band_table, counting_process_rows
-from pipeline.errors import ContractViolation
+from koord.errors import ContractViolation
 
 SPELLS = pd.DataFrame({"spell_id": [1, 2, 3], "person_id": [7, 8, 7], "followup_days": [40, 16, 30],
                        "sex": ["woman", "man", "woman"], "diagnosis_chapter_group": "psychiatric"})

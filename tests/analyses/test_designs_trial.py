@@ -5,19 +5,20 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-import statsmodels.api as sm
+from oracles import dense_standardised_mean_differences
 
 from analyses.designs.specs import TargetTrialParameters
-from analyses.designs.trial_emulation import (
-    analyse_trials,
-    cumulative_incidence_at,
-    expand_trials,
-    fit_logistic,
-    iptw,
-    trial_days,
+from analyses.designs.trial_bootstrap import (
+    interval_percentiles,
+    percentile_band,
+    percentile_interval,
+    refit_models,
 )
+from analyses.designs.trial_emulation import analyse_trials, expand_trials, trial_days
+from analyses.designs.trial_weights import base_weights, iptw, propensity, week_models
 from analyses.estimators import AalenJohansenSpec, fit_aalen_johansen
-from pipeline.errors import ContractViolation
+from analyses.estimators.aalen_johansen import cumulative_incidence_at
+from koord.errors import ContractViolation, ConvergenceError
 
 NEVER = np.nan
 # spell: follow-up days, day index of the first GC001, end reason
@@ -115,18 +116,6 @@ def test_truncation_within_arm_and_stratum():
     assert 0.05 < report["treated_share_truncated"] < 0.15
 
 
-def test_logistic_matches_statsmodels_without_penalty():
-    rng = np.random.default_rng(3)
-    x = np.column_stack([np.ones(500), rng.integers(0, 2, 500), rng.normal(size=500)])
-    y = (rng.random(500) < 1 / (1 + np.exp(-(x @ [-1.0, 0.8, 0.5])))).astype(float)
-    w = rng.integers(1, 4, 500).astype(float)
-    ours = fit_logistic(x, y, w)
-    ref = sm.GLM(y, x, family=sm.families.Binomial(), freq_weights=w).fit().params
-    assert ours == pytest.approx(ref, abs=1e-8)
-    # the penalty shrinks the slopes, not the intercept's role
-    assert abs(fit_logistic(x, y, w, ridge=1e4)[1]) < abs(ours[1])
-
-
 def test_vectorised_incidence_by_hand_and_against_the_estimator():
     # times 1,2,2,3, causes 1,2,1,0: t=1 CIF 1/4, S 3/4; t=2 CIF += 3/4 * 1/3 -> 1/2
     cif = cumulative_incidence_at(np.array([1, 2, 2, 3]), np.array([1, 2, 1, 0]), np.ones(4), np.array([0, 1, 2, 3, 10]))
@@ -139,6 +128,15 @@ def test_vectorised_incidence_by_hand_and_against_the_estimator():
     ours = cumulative_incidence_at(frame["time"].to_numpy(int), frame["cause"].to_numpy(), frame["weight"].to_numpy(), at)
     ref = fit_aalen_johansen(frame, AalenJohansenSpec(time="time", cause="cause", weights="weight")).cif_at(at.astype(float))
     assert ours == pytest.approx(ref.loc[ref["cause"] == 1, "cif"].to_numpy(), abs=1e-12)
+
+
+def test_vectorised_incidence_wants_whole_days():
+    with pytest.raises(ContractViolation, match="not whole numbers"):
+        cumulative_incidence_at(np.array([1.0, 2.5]), np.array([1, 0]), np.ones(2), np.array([3]))
+    with pytest.raises(ContractViolation, match="not whole numbers"):
+        cumulative_incidence_at(np.array([1.0, np.nan]), np.array([1, 0]), np.ones(2), np.array([3]))
+    with pytest.raises(ContractViolation, match=">= 0"):
+        cumulative_incidence_at(np.array([1, -2]), np.array([1, 0]), np.ones(2), np.array([3]))
 
 
 def _simulated_spells(n=3000, seed=5):
@@ -163,29 +161,18 @@ def test_weighting_balances_and_bootstrap_is_reproducible():
     pooled = a.balance[(a.balance["trial_week"] == "all") & (a.balance["covariate"].str.startswith("group"))]
     assert (pooled["smd_before"].abs() > 0.1).all() and (pooled["smd_after"].abs() < 0.05).all()
     assert [r.horizons[True][0] for r in a.replicates] == [r.horizons[True][0] for r in b.replicates]
-    # point estimates come from fit_aalen_johansen and equal the vectorised estimator
-    t = a.entries["treated"].to_numpy()
+    # the point estimates (the vectorised estimator) equal the validated fit_aalen_johansen
+    frame = pd.DataFrame({"time": a.entries["time"].to_numpy(dtype=float), "cause": a.entries["cause"].to_numpy(),
+                          "arm": a.entries["treated"].to_numpy(), "weight": a.weights})
+    ref = fit_aalen_johansen(frame.loc[frame["weight"] > 0], AalenJohansenSpec(
+        time="time", cause="cause", group="arm", weights="weight")).cif_at(np.r_[a.horizons, a.grid].astype(float))
     for arm in (True, False):
-        m = t == arm
-        fast = cumulative_incidence_at(a.entries["time"].to_numpy(int)[m], a.entries["cause"].to_numpy()[m],
-                                       a.weights[m], a.horizons)
-        assert fast == pytest.approx(a.point.horizons[arm], abs=1e-10)
-
-
-def test_sparse_design_gives_the_dense_fit():
-    import scipy.sparse
-
-    rng = np.random.default_rng(8)
-    x = np.column_stack([np.ones(300), rng.integers(0, 2, (300, 3)), rng.normal(size=300)])
-    y = (rng.random(300) < 0.3).astype(float)
-    w = rng.uniform(0.5, 2, 300)
-    assert fit_logistic(scipy.sparse.csr_matrix(x), y, w, ridge=0.5) == pytest.approx(fit_logistic(x, y, w, ridge=0.5),
-                                                                                     abs=1e-10)
+        mine = ref.loc[(ref["cause"] == 1) & (ref["group"] == arm), "cif"].to_numpy()
+        assert np.r_[a.point.horizons[arm], a.point.grid[arm]] == pytest.approx(mine, abs=1e-12)
 
 
 def test_balance_from_weighted_counts_equals_the_dense_smd():
     from analyses.designs.covariates import indicators, plan_levels
-    from analyses.designs.diagnostics import standardised_mean_differences
 
     spells = _simulated_spells()
     params = TargetTrialParameters(entry_day=14, first_trial_day=14, n_trial_weeks=3, confounders=("group", "sex"),
@@ -201,8 +188,8 @@ def test_balance_from_weighted_counts_equals_the_dense_smd():
     for week, rows in [("all", np.arange(len(entries)))] + [
             (str(k), g.index.to_numpy()) for k, g in entries.groupby("trial_week")]:
         got = a.balance[a.balance["trial_week"] == week].set_index("covariate").loc[x.columns]
-        before = standardised_mean_differences(x.iloc[rows], t[rows], base[rows], base_weights=base[rows])
-        after = standardised_mean_differences(x.iloc[rows], t[rows], a.weights[rows], base_weights=base[rows])
+        before = dense_standardised_mean_differences(x.iloc[rows], t[rows], base[rows], base_weights=base[rows])
+        after = dense_standardised_mean_differences(x.iloc[rows], t[rows], a.weights[rows], base_weights=base[rows])
         assert got["smd_before"].to_numpy() == pytest.approx(before, abs=1e-10)
         assert got["smd_after"].to_numpy() == pytest.approx(after, abs=1e-10)
         assert got["n_treated"].iloc[0] == t[rows].sum()
@@ -235,3 +222,51 @@ def test_sparse_indicator_matrix_equals_the_dense_indicators():
     got = indicator_matrix(frame, plan, leading_ones=True, trailing=day).toarray()
     assert got[:, 0] == pytest.approx(np.ones(6)) and got[:, -1] == pytest.approx(day)
     assert got[:, 1:-1] == pytest.approx(indicators(frame, plan).to_numpy())
+
+
+def _one_population(params):
+    spells = _simulated_spells()
+    entries = expand_trials(spells, params, ("group", "sex"), np.random.default_rng(3)).entries
+    return entries, week_models(entries, ("group", "sex"), params)
+
+
+def test_refit_that_does_not_converge_raises_instead_of_returning_its_last_step():
+    params = TargetTrialParameters(entry_day=14, first_trial_day=14, n_trial_weeks=2, confounders=("group", "sex"),
+                                   min_level_size=1)
+    entries, models = _one_population(params)
+    frequency = np.random.default_rng(4).integers(0, 3, len(entries)).astype(float)
+    base = base_weights(entries, frequency)
+    y = entries["treated"].to_numpy(dtype=float)
+    refit_models(models, y, base, params, "newton")  # converges with the default steps
+    with pytest.raises(ConvergenceError, match="bootstrap refit of the propensity model of trial week 0"):
+        refit_models(models, y, base, params, "newton", max_steps=1, tolerance=1e-15)
+    with pytest.raises(ConvergenceError, match="did not converge in 1 steps"):
+        refit_models(models, y, base, params, "chord", max_steps=1, tolerance=1e-15)
+
+
+def test_refit_of_a_week_drawn_without_treated_takes_the_limit():
+    """No treated drawn in a week: the intercept's estimate is -inf and the week's propensities 0."""
+    params = TargetTrialParameters(entry_day=14, first_trial_day=14, n_trial_weeks=2, confounders=("group", "sex"),
+                                   min_level_size=1)
+    entries, models = _one_population(params)
+    y = entries["treated"].to_numpy(dtype=float)
+    frequency = np.ones(len(entries))
+    week0 = entries["trial_week"].to_numpy() == 0
+    frequency[week0 & (y == 1)] = 0.0  # week 0's treated not drawn
+    refitted = refit_models(models, y, base_weights(entries, frequency), params, "chord")
+    ps = propensity(refitted, len(entries))
+    assert refitted[0].beta[0] == -np.inf and (refitted[0].beta[1:] == 0).all()
+    assert ps[week0].max() < 1e-15
+    assert refitted[1].beta == pytest.approx(models[1].beta, abs=1e-6)  # week 1 as drawn: its own refit
+
+
+def test_bootstrap_percentiles_follow_the_confidence_level():
+    assert interval_percentiles() == pytest.approx((2.5, 97.5), abs=1e-12)
+    assert interval_percentiles(0.9) == pytest.approx((5.0, 95.0), abs=1e-12)
+    values = np.random.default_rng(6).normal(size=400)
+    sd, low, high = percentile_interval(values, level=0.8)
+    assert (low, high) == pytest.approx(tuple(np.percentile(values, [10, 90])), rel=1e-12)
+    assert sd == pytest.approx(values.std(ddof=1))
+    band_low, band_high = percentile_band(values.reshape(100, 4), 4, level=0.8)
+    assert band_low == pytest.approx(np.percentile(values.reshape(100, 4), 10, axis=0), rel=1e-12)
+    assert np.isnan(percentile_band(None, 3)[0]).all() and np.isnan(percentile_interval(values[:1])[1])

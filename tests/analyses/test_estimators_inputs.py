@@ -18,7 +18,7 @@ from analyses.estimators import (
     fit_kaplan_meier,
     fit_poisson,
 )
-from pipeline.errors import ContractViolation, ConvergenceError
+from koord.errors import ContractViolation, ConvergenceError
 
 
 @pytest.fixture(scope="module")

@@ -51,15 +51,45 @@ def test_result_is_immutable() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.summary = pd.DataFrame()  # type: ignore[misc]
     summary, tables, diagnostics = result.summary, result.tables, result.diagnostics
-    summary.loc[0, "estimate"] = 99.0
-    tables["curve"].loc[0, "value"] = -1.0
+    # frames are handed out as views of read-only numbers: a write raises, the result keeps its numbers
+    with pytest.raises(ValueError, match="read-only"):
+        summary.loc[0, "estimate"] = 99.0
+    with pytest.raises(ValueError, match="read-only"):
+        tables["curve"].loc[0, "value"] = -1.0
+    with pytest.raises(ValueError, match="read-only"):
+        summary["estimate"].to_numpy()[0] = 7.0
+    # replacing or adding a column changes the caller's frame only; .copy() is writable
+    summary["estimate"] = 99.0
+    summary["new"] = 1
+    tables["curve"]["value"] = -1.0
+    mine = result.summary.copy()
+    mine.loc[0, "estimate"] = 5.0
     tables["new"] = pd.DataFrame()
     diagnostics["converged"] = False
     diagnostics["values"].append(3)
-    assert result.summary.loc[0, "estimate"] == 1.5
+    assert result.summary.loc[0, "estimate"] == 1.5 and "new" not in result.summary.columns
+    assert result.summary.loc[0, "n_events"] == 3
     assert result.tables["curve"].loc[0, "value"] == 0.9
     assert set(result.tables) == {"curve"}
     assert result.diagnostics["converged"] is True and result.diagnostics["values"] == [1, 2]
+
+
+def test_access_shares_the_numbers_instead_of_copying_them() -> None:
+    result = _result()
+    first, second = result.tables["curve"], result.tables["curve"]
+    assert first is not second and np.shares_memory(first["value"].to_numpy(), second["value"].to_numpy())
+    assert np.shares_memory(result.summary["estimate"].to_numpy(), result.summary["estimate"].to_numpy())
+
+
+def test_columns_pandas_cannot_freeze_are_handed_out_as_copies() -> None:
+    summary = make_summary([{"estimand": "e", "term": "t", "estimate": 2.0}], analysis_id="a", method="m",
+                           diagnostics={})
+    table = pd.DataFrame({"level": pd.Categorical(["x", "y"]), "v": [1.0, 2.0]})
+    result = Result(analysis_id="a", method="m", summary=summary, diagnostics={}, tables={"t": table})
+    mine = result.tables["t"]
+    mine.loc[0, "v"] = 0.0
+    assert result.tables["t"].loc[0, "v"] == 1.0
+    assert list(result.tables["t"]["level"]) == ["x", "y"]
 
 
 def test_result_copies_its_inputs() -> None:
@@ -72,10 +102,14 @@ def test_result_copies_its_inputs() -> None:
     assert result.summary.loc[0, "estimate"] == 2.0 and result.tables["t"].loc[0, "v"] == 1.0
 
 
-def test_cox_result_fields_are_handed_out_as_copies(rossi_fit) -> None:
+def test_cox_result_fields_are_read_only(rossi_fit) -> None:
     coef, vcov = rossi_fit.coef, rossi_fit.vcov
-    coef.iloc[0] = 10.0
-    vcov.iloc[0, 0] = 10.0
+    with pytest.raises(ValueError, match="read-only"):
+        coef.iloc[0] = 10.0
+    with pytest.raises(ValueError, match="read-only"):
+        vcov.iloc[0, 0] = 10.0
+    mine = coef.copy()
+    mine.iloc[0] = 10.0
     assert rossi_fit.coef.iloc[0] == pytest.approx(-0.38, abs=0.05)
     assert rossi_fit.vcov.iloc[0, 0] == pytest.approx(rossi_fit.se.iloc[0] ** 2)
 

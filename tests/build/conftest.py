@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 
 from data_schemas.extracts import EXTRACTS, RAW, extract
-from pipeline.build import build_warehouse
-from pipeline.study import Study
+from pipeline.warehouse_models import build_warehouse
+from data_schemas.study import Study
 
 EXTRACTION_DATE = date(2025, 3, 31)
 LISA_YEARS = range(2017, 2025)

@@ -3,7 +3,7 @@
 import pytest
 
 from data_schemas.tables import TABLES, check_contract, contract_breaches
-from pipeline.errors import ContractViolation
+from koord.errors import ContractViolation
 
 
 def test_every_table_states_its_grain_key_and_documents_every_column():

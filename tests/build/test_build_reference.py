@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from data_schemas.tables import END_PRECEDENCE
-from pipeline.study import Study
+from data_schemas.study import Study
 
 X = date(2025, 3, 31)
 FAR = date(9999, 12, 31)

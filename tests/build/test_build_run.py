@@ -3,10 +3,10 @@
 import duckdb
 import pytest
 
-import pipeline.build.run as run
-from pipeline.build.model import Model
+import pipeline.warehouse_models.run as run
+from koord.errors import ContractViolation, KoordError
 from pipeline.cli import main
-from pipeline.errors import ContractViolation, KoordError
+from pipeline.warehouse_models.project import RenderedModel
 
 
 def deliver_small(raw):
@@ -34,14 +34,20 @@ def test_rebuilding_gives_identical_tables(make_raw, tmp_path):
     raw = deliver_small(make_raw(path=str(tmp_path / "w.duckdb")))
     raw.build()
     first = snapshot(raw.con)
-    assert len(first) == 26 and first["main.spells"]
+    assert len(first) == 27 and first["main.spells"]
     raw.build()
     assert snapshot(raw.con) == first
     assert raw.rows("select count(*) as n from main._build")[0]["n"] == 1
 
 
-def _failing_attrition(ctx):
-    return Model("main", "attrition", grain="-", sql="select error('injected failure') as step_order")
+def replace_sql(monkeypatch, name, change):
+    """Make the build run `change(sql)` in place of model `name`'s rendered SQL."""
+    original = run.build_models
+
+    def build_models(ctx, extracts):
+        return [RenderedModel(r.model, change(r.sql)) if r.model.name == name else r for r in original(ctx, extracts)]
+
+    monkeypatch.setattr(run, "build_models", build_models)
 
 
 def test_a_failure_leaves_the_previous_build_intact(make_raw, tmp_path, monkeypatch):
@@ -49,7 +55,7 @@ def test_a_failure_leaves_the_previous_build_intact(make_raw, tmp_path, monkeypa
     raw.build()
     before = snapshot(raw.con)
     record = raw.rows("select study_json from main._build")
-    monkeypatch.setattr(run, "attrition_model", _failing_attrition)
+    replace_sql(monkeypatch, "attrition", lambda _sql: "select error('injected failure') as step_order")
     with pytest.raises(duckdb.Error, match="injected failure"):
         raw.build(gap_days=90, min_spell_days=0)  # a different study: every table would change
     assert snapshot(raw.con) == before
@@ -60,15 +66,7 @@ def test_a_broken_contract_is_reported_in_full_and_rolled_back(make_raw, monkeyp
     raw = deliver_small(make_raw())
     raw.build()
     before = snapshot(raw.con)
-    original = run.analysis_models
-
-    def corrupted(ctx):
-        models = original(ctx)
-        spells = models[0]
-        bad_sql = f"select * replace ('holiday' as end_reason, null as sex) from ({spells.sql}) as s"
-        return [Model(spells.schema, spells.name, spells.grain, bad_sql, spells.order_by), *models[1:]]
-
-    monkeypatch.setattr(run, "analysis_models", corrupted)
+    replace_sql(monkeypatch, "spells", lambda sql: f"select * replace ('holiday' as end_reason, null as sex) from ({sql}) as s")
     with pytest.raises(ContractViolation) as err:
         raw.build()
     message = str(err.value)

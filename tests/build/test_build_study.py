@@ -4,8 +4,8 @@ from datetime import date
 
 import pytest
 
-from pipeline.errors import StudyDefinitionError
-from pipeline.study import DEFAULT_STUDY_FILE, Study, load_study, study_from_mapping
+from koord.errors import StudyDefinitionError
+from data_schemas.study import DEFAULT_STUDY_FILE, Study, load_study, study_from_mapping
 
 
 def test_the_documented_study_file_holds_the_defaults_of_the_issue():

@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 
 from data_schemas.tables import END_REASONS, SEXES
-from pipeline.build import build_warehouse
-from pipeline.study import Study
+from pipeline.warehouse_models import build_warehouse
+from data_schemas.study import Study
 
 PERSONS = 5_000
 SEED = 2026

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from data_schemas.extracts import extract
-from pipeline.errors import ContractViolation, DeliveryRefused
+from koord.errors import ContractViolation, DeliveryRefused
 from pipeline.ingest import load as load_module
 
 from .builder import MANIFEST, personnummer, valid_rows, write_delivery, write_extract

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from data_schemas.extracts import EXTRACTS, extract
-from pipeline.errors import ContractViolation
+from koord.errors import ContractViolation
 from .builder import file_name, valid_rows, write_csv, write_extract
 
 REQUIRED = [(ex.name, c.name) for ex in EXTRACTS for c in ex.required_columns]

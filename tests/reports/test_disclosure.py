@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import sys
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.errors import DisclosureError, StudyDefinitionError
+import reports.disclosure.checked
+from koord.errors import DisclosureError, StudyDefinitionError
 from reports.disclosure import (
     CellRef,
     Equation,
@@ -434,6 +437,20 @@ def test_a_checked_output_cannot_be_made_outside_disclosure_control():
         require_checked(FrequencyOutput(FREQ, {"t": diagnosis_by_sex()}))
 
 
+def test_the_sentinel_stays_inside_the_package():
+    checked = check(FrequencyOutput(FREQ, {"t": diagnosis_by_sex()}))["freq"]
+    with pytest.raises(DisclosureError, match="only by"):
+        CheckedOutput("x", FREQ, Status.PASSED, (), 0, 1, {}, RUN, _token=object())
+    with pytest.raises(DisclosureError, match="only by"):  # a copy with another status is a forgery too
+        dataclasses.replace(checked, status=Status.PASSED, reasons=())
+    with pytest.raises(DisclosureError, match="only by"):  # the issuer refuses callers outside the package
+        reports.disclosure.checked._issue(output_id="x", declaration=FREQ, status=Status.PASSED, reasons=(),
+                                          n_suppressed=0, n_cells=1, thresholds={}, run=RUN)
+    modules = [m for name, m in sys.modules.items() if name == "reports.disclosure" or name.startswith("reports.disclosure.")]
+    assert len(modules) == 9
+    assert not [name for m in modules for name, v in vars(m).items() if type(v) is object]  # no sentinel lies about
+
+
 def test_an_output_given_as_the_wrong_class_is_refused():
     with pytest.raises(DisclosureError, match="declared as frequency"):
         check(ModelOutput(FREQ, summary([{}])))
@@ -463,6 +480,44 @@ def test_model_events_are_counted_in_the_smallest_arm_and_counts_leave_the_diagn
     assert pub.loc[0, "estimate"] is None and pub.loc[1, "estimate"] == 1.2
     assert "exposed_days" not in pub.columns and "n_spells" not in pub.columns and "sex" in pub.columns
     assert json.loads(pub.loc[1, "diagnostics"]) == {"max_abs_smd": 0.02}
+
+
+def test_model_diagnostics_publish_only_declared_statistics_flags_and_protocol():
+    diag = json.dumps({"max_abs_smd": 0.03, "passes": True, "grace_days": 7,
+                       "events_per_arm": {"exposed": 40.0, "unexposed": 260.0},
+                       "positivity": {"ps_control_p01": 0.1, "share_treated_in_support": 0.97},
+                       "weights": {"share_treated": 0.2, "effective_sample_size_treated": 61.5,
+                                   "truncation_percentiles": [1, 99]},
+                       "n_rows": 3})
+    out = check(ModelOutput(MODEL, summary([{"diagnostics": diag}])))["model"]
+    assert json.loads(out.table().loc[0, "diagnostics"]) == {
+        "max_abs_smd": 0.03, "passes": True, "grace_days": 7,
+        "positivity": {"ps_control_p01": 0.1, "share_treated_in_support": 0.97},
+        "weights": {"share_treated": 0.2, "truncation_percentiles": [1, 99]}}
+    assert out.flags == () and out.status is Status.PASSED
+
+
+def test_an_undeclared_diagnostics_key_is_withheld_and_noted():
+    # A new estimator names its counts in a way no word list foresees: not published, noted for the checker.
+    diag = json.dumps({"max_abs_smd": 0.03, "arm_sizes": {"exposed": 4, "unexposed": 296}, "k_treated": 4,
+                       "positivity": {"share_treated_in_support": 0.9, "lowest_treated": 3},
+                       "equipoise": {"treated": 4}})  # a declared statistic that is not a number
+    rows = summary([{"diagnostics": diag}, {"level": "man", "diagnostics": diag}])
+    out = check(ModelOutput(MODEL, rows))["model"]
+    for i in (0, 1):
+        assert json.loads(out.table().loc[i, "diagnostics"]) == {"max_abs_smd": 0.03,
+                                                                 "positivity": {"share_treated_in_support": 0.9}}
+    assert [f.rule for f in out.flags] == ["undeclared_diagnostic"] * 4  # once per key, not per row
+    assert [f.location for f in out.flags] == ["diagnostik arm_sizes", "diagnostik k_treated",
+                                               "diagnostik positivity.lowest_treated", "diagnostik equipoise"]
+    assert out.reasons == () and out.status is Status.PASSED  # nothing the rules withheld: only noted
+    assert all("4" not in f.text() and "296" not in f.text() for f in out.flags)
+
+
+def test_diagnostics_that_are_not_an_object_of_keys_are_not_published():
+    out = check(ModelOutput(MODEL, summary([{"diagnostics": "[12, 3]"}, {"level": "man", "diagnostics": "{oops"}])))["model"]
+    assert out.table()["diagnostics"].tolist() == [None, None]
+    assert len(out.flags) == 1
 
 
 def test_curve_counts_the_rule_did_not_check_are_not_published():

@@ -10,7 +10,7 @@ import pypdf
 import pytest
 
 from pipeline.cli import main as koord
-from pipeline.errors import DisclosureError
+from koord.errors import DisclosureError
 from reports import sections as section_registry
 from reports.builder import build_report
 from reports.disclosure import DisclosureRules, FrequencyOutput, ModelOutput, RunInfo, with_margins

@@ -8,12 +8,15 @@ the PDF's extracted text has the Swedish headings with å ä ö intact.
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pandas as pd
 import pypdf
 import pytest
 
 from analyses.designs.outputs import INTERNAL_DIR
+from analyses.diagnostic_keys import undeclared
 from pipeline.cli import main as koord
 from reports.disclosure import DisclosureRules
 from reports.formatting import NBSP, format_count, format_interval, format_ratio
@@ -45,7 +48,7 @@ def report(tmp_path_factory):
     directory = out / "report"
     log = pd.read_csv(directory / "utdatakontroll_utdata.csv", sep=";")  # one row per output
     return {"dir": directory, "out": out, "html": parse(directory / "rapport.html"), "log": log, "tv_cox": tv_cox,
-            "n_spells": n_spells}
+            "n_spells": n_spells, "warehouse": warehouse}
 
 
 def test_out_holds_only_the_report_and_the_internal_folder(report):
@@ -94,3 +97,20 @@ def test_the_pdf_has_figures_tables_and_swedish_headings(report):
     text = "\n".join(page.extract_text() for page in reader.pages[:12])
     for heading in ("Återgång i arbete efter koordinering", "Begränsningar", "Uppdraget och frågan", "Studiepopulationen"):
         assert heading in text
+
+
+def test_every_diagnostics_key_the_designs_write_is_declared(report):
+    """Per row and per analysis (results._analyses): a key the report does not know would be withheld, so declare it."""
+    con = duckdb.connect(str(report["warehouse"]), read_only=True)
+    tables = [r[0] for r in con.execute("select table_name from information_schema.columns "
+                                        "where table_schema = 'results' and column_name = 'diagnostics'").fetchall()]
+    found: dict[str, set[str]] = {}
+    for table in tables:
+        texts = con.execute(f'select distinct diagnostics from results."{table}" where diagnostics is not null')
+        for (text,) in texts.fetchall():
+            found.setdefault(table, set()).update(undeclared(json.loads(text)))
+    con.close()
+    assert {"_analyses", "tv_cox", "tv_poisson", "target_trial", "landmark", "naive_ever", "heterogeneity",
+            "e_value"} <= set(tables)
+    assert {t: sorted(keys) for t, keys in found.items() if keys} == {}
+    assert not report["log"]["flags"].fillna("").str.contains("diagnostik").any()  # nothing withheld for want of one

@@ -12,7 +12,7 @@ import pytest
 from data_schemas.codes import regions
 from data_schemas.extracts import EXTRACTS, extract, match_file_stem
 from pipeline.cli import main
-from pipeline.errors import KoordError
+from koord.errors import KoordError
 from pipeline.synth import write_delivery
 from synth_helpers import N_PERSONS, load_truth, read_all, read_csv
 

@@ -13,7 +13,7 @@ from scipy import stats
 from analyses.designs._models import EXPOSURE, fit_exposure_poisson, split_exposure
 from analyses.designs.specs import AnalysisSpec, TargetTrialParameters, TimeVaryingPoissonParameters
 from analyses.designs.trial_emulation import expand_trials, trial_days
-from pipeline.synth.recovery import (
+from pipeline.commands.recovery import (
     CATALOGUE,
     REQUIRED_RESULTS,
     TruthCheckRefused,
@@ -299,7 +299,7 @@ def test_built_spells_link_to_the_latent_spells_or_are_refused():
 def test_the_command_states_the_recovery_defaults():
     """`koord check-truth` repeats two facts of the recovery module (so that every `koord` call need not import it)."""
     from pipeline.commands import check_truth
-    from pipeline.synth import recovery
+    from pipeline.commands import recovery
 
     assert check_truth.HELP_MAX_TRIAL_ENTRIES == recovery.DEFAULT_MAX_TRIAL_ENTRIES
     assert set(recovery.REQUIRED_RESULTS) == {"tv_cox", "tv_poisson", "target_trial", "naive_ever"}

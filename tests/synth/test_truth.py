@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from data_schemas.codes import code_list, diagnosis_groups, regions
-from pipeline.study import Study
+from data_schemas.study import Study
 from pipeline.synth.model import DEFAULT_PARAMETERS
 from synth_helpers import read_all
 

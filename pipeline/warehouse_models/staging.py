@@ -1,10 +1,13 @@
 """Staging models: one view per raw extract, renamed to the project's names, cast and recoded.
 
-Generated from the contracts in `data_schemas.extracts`, so a column is named, typed and
-recoded in one place. No joins and no filters: every raw row reaches staging. Recodes: `Kon`
-to sex ('woman'/'man'), extent and SUN levels to INTEGER, region codes with their names,
-ICD-10 codes normalised and grouped, KVÅ codes split with a flag per known code, yes/no codes
-to BOOLEAN, `YYYYMM` months to the month's first day.
+Generated in Python from the contracts in `data_schemas.extracts` (not written as `.sql` files),
+so a column is named, typed and recoded in one place: the contract. Each reads its raw table
+through `{{ source('raw', <extract>) }}` like any model.
+
+No joins and no filters: every raw row reaches staging. Recodes: `Kon` to sex ('woman'/'man'),
+extent and SUN levels to INTEGER, region codes with their names, ICD-10 codes normalised and
+grouped, KVÅ codes split with a flag per known code, yes/no codes to BOOLEAN, `YYYYMM` months
+to the month's first day.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from data_schemas.codes import (
 )
 from data_schemas.extracts import EXTRACTS, RAW, Column, Extract
 from data_schemas.tables import SEX_BY_CODE
-from pipeline.build.model import Model
+from koord.sql import sql_string
+from pipeline.warehouse_models.model import Model
 
 SCHEMA = "staging"
 # Separators between codes in one field: the contract says spaces; commas are accepted too.
@@ -108,9 +112,13 @@ def staging_sql(ex: Extract) -> str:
         renamed.insert(1, f"cast({_q(RAW.year)} as integer) as year")
     sep = ",\n        "
     recode_block = f",\n        {sep.join(recoded)}" if recoded else ""
-    return f"""
+    if any(d in text for text in (*renamed, *recoded) for d in ("{{", "{%", "{#")):  # the template is Jinja
+        raise ValueError(f"{ex.name}: a generated staging expression holds a Jinja delimiter")
+    schema, table = ex.raw_table.split(".")
+    return f"""-- {ex.staging_table}: generated from the contract of {ex.name} (data_schemas/extracts.py)
+-- grain: {ex.grain}
 with source as (
-    select * from {ex.raw_table}
+    select * from {{{{ source({sql_string(schema)}, {sql_string(table)}) }}}}
 ),
 
 renamed as (
@@ -130,7 +138,7 @@ select * from final
 
 
 def staging_model(ex: Extract) -> Model:
-    return Model(SCHEMA, ex.staging_table, grain=ex.grain, sql=staging_sql(ex), materialized="view")
+    return Model(SCHEMA, ex.staging_table, grain=ex.grain, template=staging_sql(ex), materialized="view")
 
 
 def staging_models(extracts: tuple[Extract, ...] = EXTRACTS) -> list[Model]:

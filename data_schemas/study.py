@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from data_schemas.codes import codes
-from pipeline.errors import StudyDefinitionError
+from koord.errors import StudyDefinitionError
 
 DEFAULT_STUDY_FILE = Path(__file__).resolve().parents[1] / "study.toml"
 

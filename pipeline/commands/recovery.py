@@ -64,7 +64,7 @@ import numpy as np
 import pandas as pd
 
 from data_schemas.tables import CHAPTER_GROUPS, SEXES
-from pipeline.errors import KoordError
+from koord.errors import KoordError
 
 if TYPE_CHECKING:
     from pipeline.synth.model import SynthParameters

@@ -8,6 +8,11 @@ from contextlib import contextmanager
 from typing import Iterator
 
 
+def thousands(n: int) -> str:
+    """A count as the console prints it: ``12 345`` (a space between thousands, Swedish style)."""
+    return f"{n:,}".replace(",", " ")
+
+
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 

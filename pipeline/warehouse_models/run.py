@@ -1,5 +1,8 @@
 """Runs the cohort build in one transaction: staging -> intermediate -> analysis tables -> contracts.
 
+The models and their order come from `pipeline.warehouse_models.project` (the `.sql` files and
+the staging views generated from the contracts, ordered by their refs).
+
 The whole build happens inside one DuckDB transaction: the schemas `staging` and
 `intermediate` and the analysis tables in `main` are dropped and rebuilt, every contract is
 checked, and only then is the transaction committed. Any failure (a SQL error, a broken
@@ -11,33 +14,20 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from pathlib import Path
 from typing import Callable
 
 from data_schemas.extracts import EXTRACTS, RAW, Extract
+from data_schemas.study import Study
 from data_schemas.tables import END_REASONS, SEXES, TABLES, check_contract
-from pipeline import __version__
-from pipeline.build.analysis import analysis_models
-from pipeline.build.attrition import attrition_model
-from pipeline.build.intermediate import intermediate_models
-from pipeline.build.model import BuildContext, Model
-from pipeline.build.staging import staging_models
-from pipeline.errors import ContractViolation, KoordError
-from pipeline.progress import say
-from pipeline.study import Study
+from koord import __version__
+from koord.errors import ContractViolation, KoordError
+from koord.progress import say
+from pipeline.warehouse_models.model import LAYERS, SCHEMAS, BuildContext, create_statement
+from pipeline.warehouse_models.project import RenderedModel, extracts_read, render_models, warehouse_models
 
-BUILD_SCHEMAS = ("staging", "intermediate")
+BUILD_SCHEMAS = tuple(s for s in SCHEMAS if s != "main")  # dropped and rebuilt whole
 BUILD_RECORD = "main._build"
-# The extracts the build reads; the others (survey, AF) are staged when delivered.
-EXTRACTS_READ = (
-    "scb_lisa",
-    "scb_dodsorsak",
-    "scb_migrationer",
-    "fk_midas_sjukpenning",
-    "fk_midas_ersattning",
-    "fk_samverkan",
-    "vard_kontakter",
-    "skv_agi_manad",
-)
 
 
 @dataclass(frozen=True)
@@ -93,9 +83,10 @@ def inspect_raw_layer(con) -> tuple[date, tuple[Extract, ...]]:
         extraction_date = extraction_date.date()
     problems: list[str] = []
     present: list[Extract] = []
+    needed = extracts_read()
     for ex in EXTRACTS:
         if ex.name not in raw:
-            if ex.name in EXTRACTS_READ:
+            if ex.name in needed:
                 problems.append(f"raw.{ex.name} is missing (the build needs {ex.title_sv})")
             continue
         missing = [c for c in _expected_raw_columns(ex) if c.lower() not in raw[ex.name]]
@@ -112,9 +103,27 @@ def inspect_raw_layer(con) -> tuple[date, tuple[Extract, ...]]:
     return extraction_date, tuple(present)
 
 
-def build_models(ctx: BuildContext, extracts: tuple[Extract, ...]) -> list[Model]:
-    """Every model of the build, in dependency order."""
-    return [*staging_models(extracts), *intermediate_models(ctx), *analysis_models(ctx), attrition_model(ctx)]
+def build_models(ctx: BuildContext, extracts: tuple[Extract, ...]) -> list[RenderedModel]:
+    """Every model of the build on the delivered `extracts`, rendered, in dependency order."""
+    return render_models(ctx, warehouse_models(extracts))
+
+
+def write_model_sql(con, study: Study, directory: Path) -> list[Path]:
+    """Write every model's SQL, rendered for `study` and the warehouse's delivery, and build nothing.
+
+    One file per model, `<directory>/<layer folder>/<model>.sql` (`staging`, `intermediate`,
+    `analysis`): a plain DuckDB select that runs against the built warehouse (e.g. in the DuckDB
+    CLI). Returns the files in build order.
+    """
+    extraction_date, extracts = inspect_raw_layer(con)
+    folder = {schema: name for name, schema in LAYERS}
+    written: list[Path] = []
+    for rendered in build_models(BuildContext(study=study, extraction_date=extraction_date), extracts):
+        path = directory / folder[rendered.model.schema] / f"{rendered.model.name}.sql"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(rendered.sql.strip() + "\n", encoding="utf-8")
+        written.append(path)
+    return written
 
 
 def build_warehouse(con, study: Study, *, progress: Callable[[str], None] = say) -> BuildSummary:
@@ -153,12 +162,15 @@ def build_warehouse(con, study: Study, *, progress: Callable[[str], None] = say)
         for schema in BUILD_SCHEMAS:
             con.execute(f"drop schema if exists {schema} cascade")
             con.execute(f"create schema {schema}")
-        for t in TABLES:
-            con.execute(f"drop table if exists {t.qualified}")
+        # `main` holds more than the build (the build record, other stages' tables): its models one by one
+        main_tables = dict.fromkeys([*(t.qualified for t in TABLES), *(r.model.qualified for r in models if r.model.schema == "main")])
+        for qualified in main_tables:
+            con.execute(f"drop table if exists {qualified}")
         con.execute(f"drop table if exists {BUILD_RECORD}")
-        for i, m in enumerate(models, start=1):
+        for i, rendered in enumerate(models, start=1):
+            m = rendered.model
             t1 = time.perf_counter()
-            con.execute(m.create_statement())
+            con.execute(create_statement(m, rendered.sql))
             if m.materialized == "view":
                 what = "view"
             else:

@@ -1,0 +1,42 @@
+-- int_benefit_periods_sequenced
+-- grain: one row per benefit period of a benefit the study counts, with its spell
+--
+-- The gap rule: each period gets the sequence number of its spell within the person.
+{%- set period_order = "period_sick_start_date, period_start_date, period_end_date nulls last, extent_pct, benefit_code, diagnosis_code, occupation_status, sick_start_date" %}
+with benefit_periods as (
+    select * from {{ ref('int_benefit_periods_filtered') }}
+),
+
+ordered as (
+    select
+        *,
+        -- the latest end among the person's earlier periods: an open period never ends
+        max(coalesce(period_end_date, date '9999-12-31')) over (
+            partition by person_id order by {{ period_order }}
+            rows between unbounded preceding and 1 preceding
+        ) as previous_latest_end_date
+    from benefit_periods
+),
+
+flagged as (
+    select
+        *,
+        -- insjuknanderegeln: a period whose sick start is at most gap_days days after the
+        -- latest end so far continues the spell (overlaps and repeats give <= 0)
+        (previous_latest_end_date is null
+         or period_sick_start_date - previous_latest_end_date > {{ var('gap_days') }}) as is_new_spell
+    from ordered
+),
+
+final as (
+    select
+        *,
+        sum(is_new_spell::integer) over (
+            partition by person_id order by {{ period_order }}
+            rows between unbounded preceding and current row
+        ) as spell_seq
+    from flagged
+)
+
+select * from final
+order by person_id, spell_seq, {{ period_order }}
