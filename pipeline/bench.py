@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from analyses.designs.outputs import internal_dir
+from pipeline.commands.internal_folder import internal_dir
 from pipeline.cli import build_parser
 
 BENCH_DIR = Path("data/bench")

@@ -1,7 +1,7 @@
 """Figures of the analyses: cumulative incidence by arm, forest plots of the effects, covariate balance.
 
-Drawn from the result tables only (what is written is what is shown), as PNG files in
-``<out>/internt/figures/``: ``cif_<analysis>.png`` (return to work by arm of the emulated trials,
+Drawn from the result tables only, as PNG bytes that `koord analyse` writes to
+``<out>/internt/figures/`` (`pipeline.commands.results_store`): ``cif_<analysis>.png`` (return to work by arm of the emulated trials,
 for everyone, women and men), ``forest_<analysis>.png`` (each ratio analysis: everyone, women,
 men and the subgroups), ``forest_designs.png`` (the main estimate of every design side by
 side, the naive one included) and ``balance_<analysis>.png`` (|SMD| before and after weighting).
@@ -11,7 +11,7 @@ They are unchecked working material that must not leave the secure environment; 
 
 from __future__ import annotations
 
-from pathlib import Path
+import io
 from typing import Mapping
 
 import matplotlib
@@ -26,7 +26,15 @@ SEX_ORDER = ("all", "woman", "man")
 ARM_STYLE = {"coordination_now": ("tab:blue", "Coordination now"), "not_now": ("tab:orange", "Not now")}
 
 
-def plot_cumulative_incidence(curves: pd.DataFrame, path: Path, title: str) -> Path:
+def _png(fig) -> bytes:
+    """The figure as PNG bytes (120 dpi); the figure is closed."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def plot_cumulative_incidence(curves: pd.DataFrame, title: str) -> bytes:
     """Cumulative incidence of return to work per arm with bootstrap bands, one panel per sex."""
     main = curves[curves["subgroup"].isin(["all", "sex"])]
     sexes = [s for s in SEX_ORDER if s in set(main["sex"])]
@@ -47,9 +55,7 @@ def plot_cumulative_incidence(curves: pd.DataFrame, path: Path, title: str) -> P
     axes[0][0].legend(loc="lower right")
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _png(fig)
 
 
 def _forest_label(row: pd.Series) -> str:
@@ -62,7 +68,7 @@ def _forest_label(row: pd.Series) -> str:
     return " · ".join(parts)
 
 
-def plot_forest(rows: pd.DataFrame, path: Path, title: str, reference: float = 1.0) -> Path:
+def plot_forest(rows: pd.DataFrame, title: str, reference: float = 1.0) -> bytes:
     """Point estimates and 95 % intervals on a log axis, one line per row."""
     rows = rows.reset_index(drop=True)
     labels = rows["label"] if "label" in rows else rows.apply(_forest_label, axis=1)
@@ -84,12 +90,10 @@ def plot_forest(rows: pd.DataFrame, path: Path, title: str, reference: float = 1
     ax.legend(loc="best", fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _png(fig)
 
 
-def plot_balance(balance: pd.DataFrame, path: Path, title: str, threshold: float = 0.1) -> Path:
+def plot_balance(balance: pd.DataFrame, title: str, threshold: float = 0.1) -> bytes:
     """|SMD| per covariate before and after weighting (pooled over trials), threshold line."""
     b = balance[(balance["trial_week"] == "all") & (balance["sex"] == "all") & (balance["subgroup"] == "all")]
     b = b.assign(before=b["smd_before"].abs(), after=b["smd_after"].abs()).sort_values("before")
@@ -105,9 +109,7 @@ def plot_balance(balance: pd.DataFrame, path: Path, title: str, threshold: float
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _png(fig)
 
 
 def _passes(frame: pd.DataFrame) -> pd.Series:
@@ -116,16 +118,13 @@ def _passes(frame: pd.DataFrame) -> pd.Series:
     return frame["diagnostics"].map(lambda t: json.loads(t).get("passes") if isinstance(t, str) else None)
 
 
-def write_figures(tables: Mapping[str, pd.DataFrame], specs, figure_dir: Path) -> dict[str, Path]:
-    """Every figure the results support, in ``figure_dir``; returns {"<figure_dir's name>/<file>": path}."""
-    figure_dir.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
+def draw_figures(tables: Mapping[str, pd.DataFrame], specs) -> dict[str, bytes]:
+    """Every figure the results support, as ``{file name: PNG bytes}``; the caller writes them."""
+    drawn: dict[str, bytes] = {}
     curves = tables.get("cif_curves", pd.DataFrame())
     if len(curves):
         for analysis_id, c in curves.groupby("analysis_id"):
-            path = plot_cumulative_incidence(c, figure_dir / f"cif_{analysis_id}.png",
-                                             f"Return to work by arm ({analysis_id})")
-            written[f"{figure_dir.name}/{path.name}"] = path
+            drawn[f"cif_{analysis_id}.png"] = plot_cumulative_incidence(c, f"Return to work by arm ({analysis_id})")
     design_rows = []
     for spec in specs:
         summary = tables.get(spec.id)
@@ -135,21 +134,18 @@ def write_figures(tables: Mapping[str, pd.DataFrame], specs, figure_dir: Path) -
         if ratio.empty:
             continue
         ratio["passes"] = _passes(ratio)
-        path = plot_forest(ratio, figure_dir / f"forest_{spec.id}.png", f"{spec.id}: {spec.design}")
-        written[f"{figure_dir.name}/{path.name}"] = path
+        drawn[f"forest_{spec.id}.png"] = plot_forest(ratio, f"{spec.id}: {spec.design}")
         overall = ratio[(ratio["subgroup"] == "all")].copy()
         overall["label"] = [f"{spec.id} · {t}" if t != "is_coordinated" else spec.id for t in overall["term"]]
         design_rows.append(overall)
     if design_rows:
-        path = plot_forest(pd.concat(design_rows, ignore_index=True), figure_dir / "forest_designs.png",
-                           "Coordination and return to work: every design, everyone")
-        written[f"{figure_dir.name}/{path.name}"] = path
+        drawn["forest_designs.png"] = plot_forest(pd.concat(design_rows, ignore_index=True),
+                                                  "Coordination and return to work: every design, everyone")
     balance = tables.get("balance", pd.DataFrame())
     if len(balance):
         for analysis_id, b in balance.groupby("analysis_id"):
-            path = plot_balance(b, figure_dir / f"balance_{analysis_id}.png", f"Covariate balance ({analysis_id})")
-            written[f"{figure_dir.name}/{path.name}"] = path
-    return written
+            drawn[f"balance_{analysis_id}.png"] = plot_balance(b, f"Covariate balance ({analysis_id})")
+    return drawn
 
 
-__all__ = ["plot_balance", "plot_cumulative_incidence", "plot_forest", "write_figures"]
+__all__ = ["draw_figures", "plot_balance", "plot_cumulative_incidence", "plot_forest"]

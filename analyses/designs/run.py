@@ -1,13 +1,10 @@
-"""Run the analyses a study names on the warehouse's analysis tables and write their results.
+"""Run the analyses a study names on the warehouse's analysis tables.
 
-`run_analyses` reads `spells` and `person_time` (schema main) and returns one `Result` per
-analysis; `write_results` is the only place that writes: the schema `results` of the
-warehouse (one table per analysis id, plus `cif_curves`, `balance` and the catalogue
-`_analyses`; the schema is rewritten as a whole so no stale result survives a changed study)
-and, as unchecked working material that must not leave the secure environment,
-`<out>/internt/results/*.csv`, `<out>/internt/figures/*.png` and `<out>/internt/LÄS_MIG.txt`
-saying so (the folder's name: `INTERNAL_DIR`, in `analyses.designs.outputs`). Only
-`<out>/report/`, after `koord report`'s disclosure control, is meant to leave.
+`run_analyses` reads `spells` and `person_time` (schema main, through the read connection it
+is handed: person-time is aggregated inside DuckDB, which is what lets a national cohort fit
+in memory) and returns one `Result` per analysis; `catalogue` and `long_table` shape them for
+storage. Nothing here writes: `koord analyse` (`pipeline.commands.results_store`) writes the
+schema `results`, the CSV files and the figures.
 """
 
 from __future__ import annotations
@@ -15,19 +12,16 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import duckdb
 import pandas as pd
 
-from analyses.designs import figures
 from analyses.designs.covariates import KNOWN_COVARIATES, covariate_select_sql, fetch_categorical
 from analyses.designs.evalue import e_value_result
 from analyses.designs.heterogeneity import heterogeneity
 from analyses.designs.landmark import landmark
 from analyses.designs.naive import naive_ever_coordinated
-from analyses.designs.outputs import FIGURES_DIR, INTERNAL_DIR, RESULTS_DIR, internal_dir, write_internal_readme
 from analyses.designs.specs import AnalysisSpec, resolve_entry_day
 from analyses.designs.time_varying import (
     aggregate_person_time,
@@ -147,10 +141,10 @@ def run_analyses(con: duckdb.DuckDBPyConnection, specs: tuple[AnalysisSpec, ...]
     return resolved, done
 
 
-# --- writing -----------------------------------------------------------------------------------
+# --- what the command writes ------------------------------------------------------------------
 
 
-def _long_table(results: dict[str, Result], name: str) -> pd.DataFrame:
+def long_table(results: dict[str, Result], name: str) -> pd.DataFrame:
     frames = [r.tables[name] for r in results.values() if name in r.tables and len(r.tables[name])]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -164,75 +158,5 @@ def catalogue(specs: tuple[AnalysisSpec, ...], results: dict[str, Result]) -> pd
                           "n_rows": int(len(results[s.id].summary))} for s in specs])
 
 
-def _replace_rows(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame, key: str,
-                  values: list[str]) -> None:
-    """Replace the rows of ``values`` (by ``key``) in results.<name>, creating the table if absent."""
-    exists = con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                         [RESULTS_SCHEMA, name]).fetchall()[0][0]
-    con.register("_frame", frame)
-    if exists:
-        con.execute(f'delete from {RESULTS_SCHEMA}."{name}" where {key} in (select unnest(?))', [values])
-        con.execute(f'insert into {RESULTS_SCHEMA}."{name}" by name select * from _frame')
-    else:
-        con.execute(f'create table {RESULTS_SCHEMA}."{name}" as select * from _frame')
-    con.unregister("_frame")
-
-
-def write_results(con: duckdb.DuckDBPyConnection, specs: tuple[AnalysisSpec, ...], results: dict[str, Result],
-                  out_dir: Path, *, replace_all: bool = True) -> dict[str, Path]:
-    """Write the results schema, the CSV files and the figures; return the files written.
-
-    The files go to ``out_dir/internt/`` (`INTERNAL_DIR`): ``results/<name>.csv``,
-    ``figures/*.png`` and ``LÄS_MIG.txt``, which says they are unchecked and must not leave the
-    secure environment; nothing is written directly under ``out_dir``, where ``report/`` goes.
-    The keys of the dict returned are the paths relative to ``out_dir/internt/``.
-
-    With ``replace_all`` (a whole study) the schema `results` is dropped and rebuilt, so no
-    table of an analysis the study no longer runs survives; otherwise (``--only``) only the
-    tables and rows of these analyses are replaced. Either way in one transaction.
-    """
-    ids = [s.id for s in specs]
-    clash = [k for k in ("cif_curves", "balance", CATALOGUE_TABLE) if k in ids]
-    if clash:
-        raise ContractViolation(f"analysis id(s) {clash} clash with the results tables of the same name")
-    tables = {s.id: results[s.id].summary for s in specs}
-    shared = {"cif_curves": _long_table(results, "cif_curves"), "balance": _long_table(results, "balance"),
-              CATALOGUE_TABLE: catalogue(specs, results)}
-    con.execute("begin transaction")
-    try:
-        if replace_all:
-            con.execute(f"drop schema if exists {RESULTS_SCHEMA} cascade")
-        con.execute(f"create schema if not exists {RESULTS_SCHEMA}")
-        for name, frame in tables.items():
-            con.register("_frame", frame)
-            con.execute(f'create or replace table {RESULTS_SCHEMA}."{name}" as select * from _frame')
-            con.unregister("_frame")
-        for name, frame in shared.items():
-            if len(frame.columns):
-                _replace_rows(con, name, frame, "id" if name == CATALOGUE_TABLE else "analysis_id", ids)
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    written: dict[str, Path] = {}
-    internal = internal_dir(out_dir)
-    readme = write_internal_readme(out_dir)
-    written[readme.name] = readme
-    results_dir = internal / RESULTS_DIR
-    results_dir.mkdir(parents=True, exist_ok=True)
-    everything = {**tables}
-    for name in shared:
-        present = con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                              [RESULTS_SCHEMA, name]).fetchall()[0][0]
-        if present:
-            everything[name] = con.execute(f'select * from {RESULTS_SCHEMA}."{name}"').df()
-    for name, frame in everything.items():
-        path = results_dir / f"{name}.csv"
-        frame.to_csv(path, index=False)
-        written[f"{RESULTS_DIR}/{name}.csv"] = path
-    written.update(figures.write_figures(everything, specs, internal / FIGURES_DIR))
-    return written
-
-
-__all__ = ["INTERNAL_DIR", "RESULTS_SCHEMA", "check_inputs", "load_spells", "run_analyses", "spells_in_followup",
-           "write_results"]
+__all__ = ["CATALOGUE_TABLE", "RESULTS_SCHEMA", "catalogue", "check_inputs", "load_spells", "long_table",
+           "run_analyses", "spells_in_followup"]

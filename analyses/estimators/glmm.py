@@ -272,6 +272,37 @@ def _maximise(model: _Laplace, x: np.ndarray, group: np.ndarray, n_groups: int, 
     return beta, variance, float(loglik), modes, se, se_given_variance, se_type, converged
 
 
+def _glmm_result(result_type, method: str, spec, names: list[str], levels: pd.Index, estimands: tuple[str, str],
+                 between: tuple[tuple[str, float], ...], beta, variance, loglik, modes, se, se_given_variance, se_type,
+                 converged, *, n_events: int, n_rows: int, n_rows_collapsed: int):
+    """The result of a GLMM fit: ratio rows for the fixed effects (``estimands``: the intercept's
+    and the others'), rows for the between-group measures (no standard error), diagnostics."""
+    diagnostics = {
+        "converged": converged, "approximation": "laplace", "optimizer": "L-BFGS-B, Newton polish", "loglik": loglik,
+        "n_groups": len(levels), "n_rows_collapsed": n_rows_collapsed, "n_rows": n_rows,
+        "variance_at_boundary": variance < 1e-8, "se_type": se_type,
+    }
+    rows = []
+    for j, name in enumerate(names):
+        row = {"estimand": estimands[0] if name == "Intercept" else estimands[1], "term": name, "subgroup": None,
+               "level": None, "n_persons": None, "n_events": n_events}
+        row.update(wald_row(beta[j], se[j], ratio=True))
+        row.update({"coef": beta[j], "se_given_variance": se_given_variance[j]})
+        rows.append(row)
+    for estimand, value in between:
+        rows.append({"estimand": estimand, "term": spec.group, "subgroup": None, "level": None,
+                     "estimate": value, "std_error": np.nan, "conf_low": np.nan, "conf_high": np.nan,
+                     "p_value": np.nan, "n_persons": None, "n_events": n_events})
+    summary = make_summary(rows, analysis_id=spec.analysis_id, method=method, diagnostics=diagnostics)
+    index = pd.Index(names, name="term")
+    return result_type(
+        analysis_id=spec.analysis_id, method=method, summary=summary, diagnostics=diagnostics, tables={},
+        coef=pd.Series(beta, index=index, name="coef"), se=pd.Series(se, index=index, name="se"),
+        variance=float(variance), random_effects=pd.Series(modes, index=pd.Index(levels, name=spec.group)),
+        loglik=float(loglik),
+    )
+
+
 def fit_glmm_binomial(data: pd.DataFrame, spec: GlmmBinomialSpec) -> GlmmBinomialResult:
     """Random-intercept logistic regression, maximising the Laplace approximation as
     ``lme4::glmer(cbind(y, n - y) ~ ... + (1 | group), family = binomial)`` does (nAGQ = 1).
@@ -310,31 +341,11 @@ def fit_glmm_binomial(data: pd.DataFrame, spec: GlmmBinomialSpec) -> GlmmBinomia
                                                                                           start_beta, spec)
     mor = float(np.exp(np.sqrt(2 * variance) * _Q75))
     icc = variance / (variance + _LOGISTIC_VARIANCE)
-    n_events = int(round(y.sum()))
-    diagnostics = {
-        "converged": converged, "approximation": "laplace",
-        "optimizer": "L-BFGS-B, Newton polish", "loglik": loglik, "n_groups": len(levels),
-        "n_rows_collapsed": len(y_c),
-        "n_rows": len(data), "variance_at_boundary": variance < 1e-8, "se_type": se_type,
-    }
-    rows = []
-    for j, name in enumerate(names):
-        row = {"estimand": "odds" if name == "Intercept" else "odds_ratio", "term": name, "subgroup": None,
-               "level": None, "n_persons": None, "n_events": n_events}
-        row.update(wald_row(beta[j], se[j], ratio=True))
-        row.update({"coef": beta[j], "se_given_variance": se_given_variance[j]})
-        rows.append(row)
-    for estimand, value in (("variance", variance), ("median_odds_ratio", mor), ("icc_latent", icc)):
-        rows.append({"estimand": estimand, "term": spec.group, "subgroup": None, "level": None,
-                     "estimate": value, "std_error": np.nan, "conf_low": np.nan, "conf_high": np.nan,
-                     "p_value": np.nan, "n_persons": None, "n_events": n_events})
-    summary = make_summary(rows, analysis_id=spec.analysis_id, method="glmm_binomial", diagnostics=diagnostics)
-    index = pd.Index(names, name="term")
-    return GlmmBinomialResult(
-        analysis_id=spec.analysis_id, method="glmm_binomial", summary=summary, diagnostics=diagnostics, tables={},
-        coef=pd.Series(beta, index=index, name="coef"), se=pd.Series(se, index=index, name="se"),
-        variance=float(variance), random_effects=pd.Series(modes, index=pd.Index(levels, name=spec.group)),
-        loglik=float(loglik),
+    return _glmm_result(
+        GlmmBinomialResult, "glmm_binomial", spec, names, levels, ("odds", "odds_ratio"),
+        (("variance", variance), ("median_odds_ratio", mor), ("icc_latent", icc)),
+        beta, variance, loglik, modes, se, se_given_variance, se_type, converged,
+        n_events=int(round(y.sum())), n_rows=len(data), n_rows_collapsed=len(y_c),
     )
 
 
@@ -408,28 +419,9 @@ def fit_glmm_poisson(data: pd.DataFrame, spec: GlmmPoissonSpec) -> GlmmPoissonRe
     beta, variance, loglik, modes, se, se_given_variance, se_type, converged = _maximise(model, x, group_c, len(levels),
                                                                                           start_beta, spec)
     mrr = float(np.exp(np.sqrt(2 * variance) * _Q75))
-    n_events = int(round(y.sum()))
-    diagnostics = {
-        "converged": converged, "approximation": "laplace", "optimizer": "L-BFGS-B, Newton polish", "loglik": loglik,
-        "n_groups": len(levels), "n_rows_collapsed": len(y_c), "n_rows": len(data),
-        "variance_at_boundary": variance < 1e-8, "se_type": se_type,
-    }
-    rows = []
-    for j, name in enumerate(names):
-        row = {"estimand": "rate" if name == "Intercept" else "rate_ratio", "term": name, "subgroup": None,
-               "level": None, "n_persons": None, "n_events": n_events}
-        row.update(wald_row(beta[j], se[j], ratio=True))
-        row.update({"coef": beta[j], "se_given_variance": se_given_variance[j]})
-        rows.append(row)
-    for estimand, value in (("variance", variance), ("median_rate_ratio", mrr)):
-        rows.append({"estimand": estimand, "term": spec.group, "subgroup": None, "level": None,
-                     "estimate": value, "std_error": np.nan, "conf_low": np.nan, "conf_high": np.nan,
-                     "p_value": np.nan, "n_persons": None, "n_events": n_events})
-    summary = make_summary(rows, analysis_id=spec.analysis_id, method="glmm_poisson", diagnostics=diagnostics)
-    index = pd.Index(names, name="term")
-    return GlmmPoissonResult(
-        analysis_id=spec.analysis_id, method="glmm_poisson", summary=summary, diagnostics=diagnostics, tables={},
-        coef=pd.Series(beta, index=index, name="coef"), se=pd.Series(se, index=index, name="se"),
-        variance=float(variance), random_effects=pd.Series(modes, index=pd.Index(levels, name=spec.group)),
-        loglik=float(loglik),
+    return _glmm_result(
+        GlmmPoissonResult, "glmm_poisson", spec, names, levels, ("rate", "rate_ratio"),
+        (("variance", variance), ("median_rate_ratio", mrr)),
+        beta, variance, loglik, modes, se, se_given_variance, se_type, converged,
+        n_events=int(round(y.sum())), n_rows=len(data), n_rows_collapsed=len(y_c),
     )

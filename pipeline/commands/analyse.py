@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from analyses.designs.outputs import FIGURES_DIR, INTERNAL_DIR, README_NAME, RESULTS_DIR, internal_dir
+from pipeline.commands.internal_folder import FIGURES_DIR, INTERNAL_DIR, README_NAME, RESULTS_DIR, internal_dir
 from koord.errors import KoordError
 
 _INTERNAL = f"OUT/{INTERNAL_DIR}"
@@ -67,7 +67,8 @@ def _select(specs, only: list[str] | None):
 def run(args: argparse.Namespace) -> int:
     import duckdb
 
-    from analyses.designs.run import run_analyses, write_results
+    from analyses.designs.run import run_analyses
+    from pipeline.commands.results_store import write_results
     from analyses.designs.specs import specs_from_table
     from koord.progress import say
     from data_schemas.study import load_study

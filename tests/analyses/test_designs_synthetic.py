@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from analyses.designs.evalue import e_values_hazard_ratio
-from analyses.designs.outputs import INTERNAL_DIR, README_NAME
+from pipeline.commands.internal_folder import INTERNAL_DIR, README_NAME
 from analyses.results import SUMMARY_COLUMNS
 from pipeline.cli import main as koord
 from pipeline.commands.recovery import CHECK_COLUMNS

@@ -15,7 +15,7 @@ import pandas as pd
 import pypdf
 import pytest
 
-from analyses.designs.outputs import INTERNAL_DIR
+from pipeline.commands.internal_folder import INTERNAL_DIR
 from analyses.diagnostic_keys import undeclared
 from pipeline.cli import main as koord
 from reports.disclosure import DisclosureRules

@@ -1,6 +1,6 @@
 """Where `koord analyse` writes its files under OUT: the internal folder, which must not leave.
 
-The results CSV files and the figures of `write_results` are working material before disclosure
+The results CSV files and the figures `koord analyse` writes (`pipeline.commands.results_store`) are working material before disclosure
 control, so they go to ``OUT/internt/`` (`INTERNAL_DIR`, with `README_NAME` saying so in Swedish),
 never beside ``OUT/report/``, the only folder meant to leave the secure environment once `koord
 report` has disclosure-checked it. This module is kept free of heavy imports: the command line
