@@ -333,7 +333,7 @@ def detect_delimiter(header_line: str, extract: Extract) -> str | None:
     known = {c.name.lower() for c in extract.columns}
     best, best_score = None, (0, 0)
     for delim in DELIMITERS:
-        fields = split_header(header_line, delim)
+        fields = split_header(header_line, delim) or []
         score = (sum(f.strip().lower() in known for f in fields), len(fields))
         if score > best_score:
             best, best_score = delim, score
@@ -342,8 +342,13 @@ def detect_delimiter(header_line: str, extract: Extract) -> str | None:
     return best
 
 
-def split_header(header_line: str, delimiter: str) -> list[str]:
-    return next(csv.reader([header_line], delimiter=delimiter), [])
+def split_header(header_line: str, delimiter: str) -> list[str] | None:
+    """The column names of a header line; None when it is not a line of delimited names at
+    all (a stray carriage return or quote in binary garbage makes the csv module refuse it)."""
+    try:
+        return next(csv.reader([header_line], delimiter=delimiter), [])
+    except csv.Error:
+        return None
 
 
 def match_columns(file_name: str, extract: Extract, delivered: list[str]) -> tuple[ColumnMatch | None, list[str]]:
@@ -401,7 +406,13 @@ def plan_csv(path: Path, extract: Extract, year: int | None, options: FileOption
             f"{path.name}: cannot tell the delimiter from the header line {header_line[:80]!r} "
             "(expected ';', ',' or tab between column names)"
         ]
-    match, problems = match_columns(path.name, extract, split_header(header_line, delimiter))
+    names = split_header(header_line, delimiter)
+    if names is None:
+        return None, [
+            f"{path.name}: the header line {header_line[:80]!r} cannot be read as {delimiter!r}-separated column "
+            "names (is the file damaged or not a CSV file?)"
+        ]
+    match, problems = match_columns(path.name, extract, names)
     if match is None:
         return None, problems
     return FilePlan(path, extract, year, "csv", scan, match, encoding, delimiter, reader_encoding, source,

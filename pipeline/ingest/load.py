@@ -387,6 +387,11 @@ def _load_file(con: duckdb.DuckDBPyConnection, plan: FilePlan, manifest: Manifes
                                           cleaned=True))
     check_file(con, plan)
     write_raw_rows(con, result)
+    if result.rows_in == 0:  # a header and nothing else: loaded as it is, but never silently
+        con.execute("insert into wh.raw._warnings values (?, ?, ?, ?, ?, ?)", [
+            plan.name, plan.extract.name, None, "empty_file", 0,
+            f"{plan.name} has a header and no data rows: {plan.extract.name} is empty "
+            f"{'for ' + str(plan.year) if plan.year else 'in this delivery'} (is the file complete?)"])
 
 
 def check_file(con: duckdb.DuckDBPyConnection, plan: FilePlan) -> None:
@@ -516,9 +521,27 @@ def cross_file_warnings(con: duckdb.DuckDBPyConnection, results: list[FileResult
                     rows.append([file, ex.name, key, "orphan_person", n,
                                  f"{thousands(n)} rows of {thousands(persons)} persons with no row in any {population} year "
                                  f"(e.g. line {line})"])
+    rows += missing_year_warnings(results)
     if rows:
         con.executemany("insert into wh.raw._warnings values (?, ?, ?, ?, ?, ?)", rows)
     return notes
+
+
+def missing_year_warnings(results: list[FileResult]) -> list[list]:
+    """A yearly series with a hole (LISA 2015-2024 without 2021): every person then lacks that
+    year's values, so it is warned about, naming the years; the build checks the study period."""
+    years: dict[str, set[int]] = {}
+    for r in results:
+        if r.plan.extract.yearly and r.plan.year is not None:
+            years.setdefault(r.plan.extract.name, set()).add(r.plan.year)
+    rows = []
+    for name, delivered in sorted(years.items()):
+        missing = sorted(set(range(min(delivered), max(delivered) + 1)) - delivered)
+        if missing:
+            rows.append([f"{name}_*", name, None, "missing_year", 0,
+                         f"{name} is delivered for {min(delivered)}-{max(delivered)} without "
+                         f"{', '.join(map(str, missing))}: every person lacks those years' values (is a file missing?)"])
+    return rows
 
 
 # --- 6. replace ----------------------------------------------------------------------------

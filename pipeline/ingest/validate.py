@@ -2,14 +2,18 @@
 
 For one file the SQL works on its *cleaned* relation: `_line` plus one VARCHAR column per
 contract column, trimmed, with the empty string read as missing (`readers.clean_sql`; an
-optional column the file lacks is all missing). From the contract alone it derives
+optional column the file lacks is all missing). `cleaned_select` also reads whole numbers written
+as decimals (`1.0`, `2,0`, `25.00`, as statistical software writes them) as the whole number in
+the columns that hold whole numbers (see `reads_integral_decimals`), keeping the value as
+delivered beside it for the quarantine and the warning. From the contract alone it derives
 
 - `row_checks`: per column and per period rule, when a row fails and why (`reason_kind`);
 - `duplicate_sql`: the 2nd and later occurrence of a row identical in every contract column;
 - `typed_select`: the raw table's row (contract types, `<col>_day_unknown`, `year`,
   `_source_file`, `_source_line`);
 - `warning_specs`: counts of data features that are kept but reported (YYYYMMDD dates, day 00,
-  decimal commas, ICD-10 codes not in canonical form or not codes at all);
+  decimal commas, whole numbers written as decimals, ICD-10 codes not in canonical form or not
+  codes at all);
 - `overlap_sql` and `orphan_sql`: the checks across rows and files, run on the loaded tables.
 
 A value is parsed by one expression (`parsed`) that gives NULL when the value is not valid;
@@ -19,6 +23,7 @@ conversion that is tested to agree with `parsed` on valid values.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from data_schemas.codes import normalise_icd10_sql
@@ -31,7 +36,7 @@ REASON_KINDS = (
     "missing_required_value", "end_before_start", "exact_duplicate", "not_a_number",
 )
 WARNING_KINDS = (
-    "extra_column", "yyyymmdd_date", "day_unknown", "decimal_comma", "noncanonical_diagnosis",
+    "extra_column", "yyyymmdd_date", "day_unknown", "decimal_comma", "integral_decimal", "noncanonical_diagnosis",
     "unparseable_diagnosis", "orphan_person", "overlapping_period",
 )
 
@@ -42,14 +47,71 @@ _ISO_DATE = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _COMPACT_DATE = "[0-9]{8}"
 
 
+# A whole number written as a decimal: digits (with an optional sign), a decimal mark and only
+# zeros after it. The capture is the whole number as written before the mark.
+_INTEGRAL_DECIMAL = "^([+-]?[0-9]+)[.,]0+$"
+# A code that is a whole number in canonical form: no sign, no leading zero.
+_CANONICAL_INTEGER = re.compile(r"0|[1-9][0-9]*")
+
+
+def reads_integral_decimals(col: Column) -> bool:
+    """Whether `1.0`, `2,0`, `25.00` in this column are read as the whole number (1, 2, 25).
+
+    Statistical software writes whole numbers as decimals when a column was ever numeric. The
+    value is read as the digits before the decimal mark, sign and leading zeros kept as written
+    (``-3.000`` is ``-3``, ``+1.0`` is ``+1``), and then checked as if so delivered. It applies to
+
+    - integer columns (`dtype` "integer"), every one of them;
+    - code columns whose every code is a whole number in canonical form, with no sign and no
+      leading zero (`binary` 0/1, `sex`, `education`, `extent` 25/50/75/100, `likert`, ...).
+
+    A code list with a zero-padded code (`regions`: ``01``...``25``) is left alone: there ``1.0``
+    has lost the padding and is not silently read as ``01`` (nor ``12.0`` as ``12``, so that one
+    column is not half accepted); such values stay quarantined as not in the code list, as
+    ``1`` is. Text columns with a pattern (`Kommun`, four digits) and decimal columns are not
+    touched. A non-integral value (``1.5``, ``2,25``) is quarantined as before.
+    """
+    if col.dtype == "integer":
+        return True
+    if col.dtype == "code":
+        codes = col.allowed_codes()
+        return bool(codes) and all(_CANONICAL_INTEGER.fullmatch(c) for c in codes)
+    return False
+
+
+def delivered_name(col: Column) -> str:
+    """Name, in the cleaned relation, of the value as delivered of a column that
+    `reads_integral_decimals` (the contract column itself holds the value as read)."""
+    return f"_delivered_{col.name}"
+
+
 def cleaned_select(extract: Extract, present: set[str], source: str) -> str:
     """SELECT of `_line` and every contract column from a staged (already cleaned) relation;
-    contract columns the file lacks are NULL."""
-    cols = [
-        sql_name(c.name) if c.name in present else f"cast(null as varchar) as {sql_name(c.name)}"
-        for c in extract.columns
-    ]
+    contract columns the file lacks are NULL.
+
+    In columns that `reads_integral_decimals`, a whole number written as a decimal is replaced
+    by the whole number, and the value as delivered follows as `delivered_name(col)`.
+    """
+    cols = []
+    for c in extract.columns:
+        v = sql_name(c.name)
+        if c.name not in present:
+            cols.append(f"cast(null as varchar) as {v}")
+            if reads_integral_decimals(c):
+                cols.append(f"cast(null as varchar) as {sql_name(delivered_name(c))}")
+        elif reads_integral_decimals(c):
+            # the cheap test first: most values have no decimal mark (half the cost on 10M values)
+            cols.append(f"(case when contains({v}, '.') or contains({v}, ',') "
+                        f"then regexp_replace({v}, '{_INTEGRAL_DECIMAL}', '\\1') else {v} end) as {v}")
+            cols.append(f"{v} as {sql_name(delivered_name(c))}")
+        else:
+            cols.append(v)
     return f"select _line, {', '.join(cols)} from {source}"
+
+
+def _as_delivered(col: Column) -> str:
+    """SQL: the column's value as delivered, shown in the quarantine and in warnings."""
+    return sql_name(delivered_name(col) if reads_integral_decimals(col) else col.name)
 
 
 # --- parsing --------------------------------------------------------------------------------
@@ -128,17 +190,18 @@ def row_checks(extract: Extract, present: set[str]) -> list[RowCheck]:
     checks: list[RowCheck] = []
     for col in extract.columns:
         v = sql_name(col.name)
+        shown = _as_delivered(col)
         if not col.nullable and col.name in present:
             checks.append(RowCheck(col.name, "missing_required_value", f"{v} is null",
                                    sql_string("required value is empty"), "cast(null as varchar)"))
         if col.dtype != "text" or col.pattern:
             checks.append(RowCheck(col.name, _PARSE_KIND[col.dtype], f"({v} is not null and {parsed(col, v)} is null)",
-                                   sql_string(_expected(col)), v))
+                                   sql_string(_expected(col)), shown))
         if col.dtype in ("integer", "decimal"):
             p = parsed(col, v)
             if col.positive:
                 checks.append(RowCheck(col.name, "not_positive", f"coalesce({p} <= 0, false)",
-                                       sql_string("must be positive (expected a number > 0)"), v))
+                                       sql_string("must be positive (expected a number > 0)"), shown))
             if col.min_value is not None or col.max_value is not None:
                 lo = "-inf" if col.min_value is None else _num(col.min_value)
                 hi = "inf" if col.max_value is None else _num(col.max_value)
@@ -147,7 +210,7 @@ def row_checks(extract: Extract, present: set[str]) -> list[RowCheck]:
                     + ([f"{p} > {_num(col.max_value)}"] if col.max_value is not None else [])
                 )
                 checks.append(RowCheck(col.name, "out_of_range", f"coalesce({out}, false)",
-                                       sql_string(f"out of range (expected {lo} to {hi})"), v))
+                                       sql_string(f"out of range (expected {lo} to {hi})"), shown))
     for rule in extract.periods:
         start, end = extract.column(rule.start), extract.column(rule.end)
         ps, pe = parsed(start, sql_name(start.name)), parsed(end, sql_name(end.name))
@@ -297,6 +360,11 @@ def warning_specs(extract: Extract) -> list[WarningSpec]:
                     c.name, "day_unknown", day_unknown_sql(c, v),
                     f"day 00 (only year and month known) read as the 15th and flagged in "
                     f"{c.name}{RAW.day_unknown_suffix} (e.g. {{example}})", v))
+        if reads_integral_decimals(c):
+            d = sql_name(delivered_name(c))
+            specs.append(WarningSpec(c.name, "integral_decimal", f"coalesce({d} <> {v}, false)",
+                                     "whole numbers written as decimals, read as the whole number "
+                                     "(e.g. {example})", d))
         if c.dtype == "decimal":
             specs.append(WarningSpec(c.name, "decimal_comma", f"contains({v}, ',')",
                                      "decimal comma read as decimal point (e.g. {example})", v))
