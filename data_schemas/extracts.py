@@ -277,7 +277,7 @@ EXTRACTS: tuple[Extract, ...] = (
         source="Regions' patient administrative systems and the National Patient Register",
         title_sv="Vårdkontakter",
         grain="one row per care contact",
-        description="Care contacts with KVÅ procedure codes (GC001 coordination, DV077 rehabilitation plan).",
+        description="Care contacts with KVÅ procedure codes (GC001 coordination, DV077 rehabilitation plan, AW026 its follow-up).",
         staging_table="stg_vard__care_contacts",
         columns=(
             _lopnr(),

@@ -239,6 +239,9 @@ SPELLS = Table(
         C("is_gc001_in_home_region", "BOOLEAN", "first_gc001_region_code = home_region_code; NULL if not coordinated.", nullable=True),
         C("first_dv077_date", "DATE", "First care contact with KVÅ DV077 in [spell_start_date, end_date].", nullable=True),
         C("n_dv077", "INTEGER", "Care contacts with DV077 in [spell_start_date, end_date]."),
+        C("first_aw026_date", "DATE", "First care contact with KVÅ AW026 (follow-up of the rehabilitation plan) in [spell_start_date, end_date].", nullable=True),
+        C("days_to_first_aw026", "INTEGER", "first_aw026_date - spell_start_date (0 = the first day).", nullable=True),
+        C("n_aw026", "INTEGER", "Care contacts with AW026 in [spell_start_date, end_date]."),
         *(C(col, "INTEGER", f"FK collaboration events {code} in [spell_start_date, end_date].") for code, col in COLLABORATION_EVENT_COLUMNS.items()),
         C(
             "earnings_before_sek",
@@ -274,6 +277,9 @@ SPELLS = Table(
         Rule("is_gc001_in_home_region NULL exactly when not coordinated", "(is_gc001_in_home_region is null) = not is_coordinated"),
         Rule("first_dv077_date within follow-up", "first_dv077_date is null or first_dv077_date between spell_start_date and end_date"),
         Rule("(n_dv077 > 0) exactly when first_dv077_date", "(n_dv077 > 0) = (first_dv077_date is not null)"),
+        Rule("first_aw026_date within follow-up", "first_aw026_date is null or first_aw026_date between spell_start_date and end_date"),
+        Rule("(n_aw026 > 0) exactly when first_aw026_date", "(n_aw026 > 0) = (first_aw026_date is not null)"),
+        Rule("days_to_first_aw026 = first_aw026_date - spell_start_date", "days_to_first_aw026 is not distinct from (first_aw026_date - spell_start_date)"),
         Rule(
             "return_to_work only after a closed spell, without relapse, on its last day",
             "end_reason <> 'return_to_work' or (not is_relapse_within_window and end_date = spell_end_date)",

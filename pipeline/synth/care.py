@@ -1,9 +1,18 @@
-"""Care contacts (``vard_kontakter``): certificates, follow-ups, GC001 coordination, DV077 plans.
+"""Care contacts (``vard_kontakter``): certificates, follow-ups, GC001 coordination, DV077 plans, AW026.
 
 Grain: one row per care contact. Spell contacts fall within the spell; the first GC001 of a
 coordinated spell is on day ``t_c``, followed by 0-5 more during the spell. Background
 contacts (no KVÅ code) and a few GC001 contacts outside every spell of the person (noise the
 cohort build must ignore) are added. Primary care gives about 65 % of the contacts.
+
+AW026 (follow-up of the DV077 plan): of the spells with a DV077 plan, a share
+``aw026_follow_up_share`` gets one AW026 contact ``aw026_gap_days`` (inclusive range) after the
+first plan, and of those a share ``aw026_second_share`` a second one another such gap after
+the first (`SynthParameters`); a follow-up after the spell's last day is not written. These
+rows are drawn from their own stream (``rng_for(seed, "care_aw026", chunk)``) after every other
+draw and only added, so in a delivery without faults every other row, file and planted value
+is the same as without them (with ``--faults`` the fault stream, shared by the files, draws on
+more ``vard_kontakter`` rows, so the faults of that and later files fall elsewhere).
 """
 
 from __future__ import annotations
@@ -26,8 +35,8 @@ CONTACT_TYPES = code_values("contact_type")
 PROVIDERS = code_values("provider_type")
 REGION_CODES = [r.code for r in regions()]
 PV, SSV, PSY = (CARE_LEVELS.index(c) for c in ("PV", "SSV", "PSY"))
-GC001, DV077 = "GC001", "DV077"
-ACTIONS = (None, GC001, DV077)  # Atgarder values by index
+GC001, DV077, AW026 = "GC001", "DV077", "AW026"
+ACTIONS = (None, GC001, DV077, AW026)  # Atgarder values by index
 
 # Unit-name stems: pseudonymised units that still carry Swedish letters (å ä ö must survive).
 _STEMS = ("Åby", "Älvsjö", "Öster", "Väster", "Söder", "Norr", "Centrum", "Håga", "Björkö", "Lärkan", "Gärdet",
@@ -97,7 +106,7 @@ def care_contact_chunks(gt: GroundTruth, spells: pl.DataFrame, chunk_persons: in
     for ci, lo in enumerate(range(0, gt.persons.height, chunk_persons)):
         hi = min(gt.persons.height, lo + chunk_persons)
         part = spells.slice(int(bounds[ci]), int(bounds[ci + 1] - bounds[ci]))
-        yield _care_chunk(gt, part, lo, hi, rng_for(gt.seed, "care", ci), units)
+        yield _care_chunk(gt, part, lo, hi, rng_for(gt.seed, "care", ci), units, rng_for(gt.seed, "care_aw026", ci))
 
 
 def care_contacts(gt: GroundTruth, spells: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
@@ -116,17 +125,19 @@ def merge_info(infos: list[dict]) -> dict:
         "gc001_first_in_home_region_target": infos[0]["gc001_first_in_home_region_target"],
         "contacts": contacts,
         "share_primary_care": sum(i["n_primary_care"] for i in infos) / contacts if contacts else None,
+        "aw026_contacts": sum(i["aw026_contacts"] for i in infos),
     }
 
 
-def _care_chunk(gt: GroundTruth, spells: pl.DataFrame, p_lo: int, p_hi: int, rng, units: "Units"):
+def _care_chunk(gt: GroundTruth, spells: pl.DataFrame, p_lo: int, p_hi: int, rng, units: "Units", aw_rng):
     """Contacts of persons ``p_lo..p_hi-1`` (`spells` = their spells).
 
     Returns
     -------
     (contacts, gc001_by_spell, info)
         contacts : the extract rows (no exact duplicates), sorted by person and date;
-        gc001_by_spell : one row per spell: ``spell_row``, ``first_dv077_day`` and, for
+        gc001_by_spell : one row per spell: ``spell_row``, ``first_dv077_day``,
+            ``first_aw026_day`` and ``n_aw026`` (AW026 within follow-up, up to ``end_day``) and, for
             coordinated spells, ``n_gc001``, ``first_gc001_region`` (index) and
             ``first_gc001_care_level`` (index);
         info : counts for the truth (merged by `merge_info`).
@@ -249,20 +260,47 @@ def _care_chunk(gt: GroundTruth, spells: pl.DataFrame, p_lo: int, p_hi: int, rng
         np.full(len(nc), PROFESSIONS.index("REHAB")), _types(rng, len(nc), (0.5, 0.4, 0.1, 0.0)), 1,
         np.full(len(nc), -1), np.full(len(nc), -1))
 
+    def frame(part: dict, unit_rng) -> pl.DataFrame:
+        # Unit: the person's usual unit at that level in that region (85 %), else another.
+        reg, lvl, per = part["region"], part["level"], part["person"]
+        n_u = units.count[reg, lvl]
+        usual = (per * 2654435761 + lvl * 40503 + reg * 97) % n_u
+        unit = units.offset[reg, lvl] + np.where(unit_rng.random(len(per)) < 0.85, usual,
+                                                 np.floor(unit_rng.random(len(per)) * n_u).astype(np.int64))
+        return pl.DataFrame({
+            "person": per, "day": part["day"], "LopNr": gt.lopnr[per], "Region": lookup(REGION_CODES, reg),
+            "VardenhetId": lookup(units.ids, unit), "Vardniva": lookup(CARE_LEVELS, lvl),
+            "Vardgivartyp": lookup(PROVIDERS, units.provider[unit]), "KontaktDatum": iso(part["day"]),
+            "Kontakttyp": lookup(CONTACT_TYPES, part["ctype"]), "Yrkesgrupp": lookup(PROFESSIONS, part["prof"]),
+            "Atgarder": lookup(ACTIONS, part["action"]),
+            "d1": lookup(all_codes, part["diag1"]), "d2": lookup(_SECONDARY_CODES, part["diag2"]),
+        })
+
     allc = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-    # Unit: the person's usual unit at that level in that region (85 %), else another.
-    reg, lvl, per = allc["region"], allc["level"], allc["person"]
-    n_u = units.count[reg, lvl]
-    usual = (per * 2654435761 + lvl * 40503 + reg * 97) % n_u
-    unit = units.offset[reg, lvl] + np.where(rng.random(len(per)) < 0.85, usual, np.floor(rng.random(len(per)) * n_u).astype(np.int64))
-    df = pl.DataFrame({
-        "person": per, "day": allc["day"], "LopNr": gt.lopnr[per], "Region": lookup(REGION_CODES, reg),
-        "VardenhetId": lookup(units.ids, unit), "Vardniva": lookup(CARE_LEVELS, lvl),
-        "Vardgivartyp": lookup(PROVIDERS, units.provider[unit]), "KontaktDatum": iso(allc["day"]),
-        "Kontakttyp": lookup(CONTACT_TYPES, allc["ctype"]), "Yrkesgrupp": lookup(PROFESSIONS, allc["prof"]),
-        "Atgarder": lookup(ACTIONS, allc["action"]),
-        "d1": lookup(all_codes, allc["diag1"]), "d2": lookup(_SECONDARY_CODES, allc["diag2"]),
-    }).with_columns(
+    df = frame(allc, rng)
+
+    # f) AW026 follow-ups of the DV077 plan, from their own stream and after every other draw,
+    # appended before the (stable) sort: the rows above keep their content and order.
+    prm = gt.params
+    planned = np.flatnonzero(first_dv077 >= 0)
+    fu = planned[aw_rng.random(len(planned)) < prm.aw026_follow_up_share]
+    n_fu = 1 + (aw_rng.random(len(fu)) < prm.aw026_second_share)
+    gap_lo, gap_hi = prm.aw026_gap_days
+    ar = np.repeat(fu, n_fu)
+    nth = np.arange(len(ar)) - np.repeat(np.cumsum(n_fu) - n_fu, n_fu)  # 0 = first follow-up of the spell
+    gaps = aw_rng.integers(gap_lo, gap_hi + 1, size=(2, len(ar)))
+    aoff = first_dv077[ar] + gaps[0] + np.where(nth == 1, gaps[1], 0)
+    keep = aoff <= span[ar]
+    ar, aoff = ar[keep], aoff[keep]
+    aday = s[ar] + aoff
+    ka = len(ar)
+    aw = {
+        "person": person_of[ar], "day": aday, "region": region_at(person_of[ar], aday), "level": main[ar],
+        "prof": aw_rng.choice([PROFESSIONS.index(p) for p in ("LAK", "SSK", "REHAB")], size=ka, p=[0.6, 0.25, 0.15]),
+        "ctype": _types(aw_rng, ka, (0.6, 0.3, 0.1, 0.0)), "action": np.full(ka, ACTIONS.index(AW026)),
+        "diag1": np.where((code[ar] >= 0) & (aw_rng.random(ka) < 0.8), code[ar], -1), "diag2": np.full(ka, -1),
+    }
+    df = pl.concat([df, frame(aw, aw_rng)]).with_columns(
         Diagnoser=pl.concat_str(["d1", "d2"], separator=" ", ignore_nulls=True).replace("", None),
     ).sort(["person", "day", "Vardniva", "VardenhetId", "Atgarder"], nulls_last=True, maintain_order=True)
     contacts = in_contract_order(df, extract("vard_kontakter")).unique(maintain_order=True)
@@ -271,6 +309,13 @@ def _care_chunk(gt: GroundTruth, spells: pl.DataFrame, p_lo: int, p_hi: int, rng
         "first_gc001_region": first_region, "first_gc001_care_level": first_level,
     })
     dv = pl.DataFrame({"spell_row": spells["spell_row"].to_numpy(), "first_dv077_day": np.where(first_dv077 >= 0, s + first_dv077, -1)})
+    in_fu = aday <= spells["end_day"].to_numpy()[ar]  # the build counts AW026 up to end_date
+    n_aw026 = np.bincount(ar[in_fu], minlength=m)
+    first_aw026 = np.full(m, np.iinfo(np.int64).max)
+    np.minimum.at(first_aw026, ar[in_fu], aday[in_fu])
+    dv = dv.with_columns(n_aw026=pl.Series(n_aw026, dtype=pl.Int64),
+                         first_aw026_day=pl.Series(np.where(n_aw026 > 0, first_aw026, -1)))
+    dv = dv.with_columns(first_aw026_day=pl.when(pl.col("first_aw026_day") >= 0).then(pl.col("first_aw026_day")))
     gc = dv.join(gc, on="spell_row", how="left").with_columns(
         first_dv077_day=pl.when(pl.col("first_dv077_day") >= 0).then(pl.col("first_dv077_day")))
     first_home = first_region == home[co]
@@ -282,5 +327,6 @@ def _care_chunk(gt: GroundTruth, spells: pl.DataFrame, p_lo: int, p_hi: int, rng
         "gc001_first_in_home_region_target": gt.params.gc001_in_home_region_share,
         "contacts": int(contacts.height),
         "n_primary_care": int((contacts["Vardniva"] == "PV").sum()),
+        "aw026_contacts": int(ka),
     }
     return contacts, gc, info

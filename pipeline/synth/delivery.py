@@ -171,6 +171,10 @@ def _truth(gt, lab, rules, files, care_info, survey_truth, fault_truth, seed, pe
     c = counts(lab)
     c["end_reason_earnings_confirmed"] = _earnings_confirmed(lab)
     c["gc001_outside_spells"] = care_info["gc001_outside_spells"]
+    # AW026 within follow-up of the studied spells (as spells.n_aw026 counts them).
+    inc = lab.filter(pl.col("is_included"))
+    c["aw026_contacts"] = int(inc["n_aw026"].sum())
+    c["spells_with_aw026"] = int((inc["n_aw026"] > 0).sum())
     no_faults = {"injected": False, "rates": {}, "rows": {}, "totals": {},
                  "files": {"latin1": [], "delimiter": {}, "extra_columns": {}, "yyyymmdd_whole_file": []}}
     return {
@@ -218,6 +222,9 @@ def _truth_spells(gt, lab: pl.DataFrame) -> pl.DataFrame:
         pl.col("first_gc001_region").replace_strict(dict(enumerate(region_codes)), default=None).alias("first_gc001_region_code"),
         pl.col("first_gc001_care_level").replace_strict(dict(enumerate(CARE_LEVELS)), default=None).alias("first_gc001_care_level"),
         date_col("first_dv077_day").alias("first_dv077_date"),
+        date_col("first_aw026_day").alias("first_aw026_date"),
+        (pl.col("first_aw026_day") - pl.col("start_day")).alias("days_to_first_aw026"),
+        "n_aw026",
         "sex", "age_years", "age_group", "diagnosis_code", "diagnosis_group", "diagnosis_chapter_group",
         "occupation_status", "extent_at_start_pct", "has_prior_sick_leave", "education_group", "is_born_in_sweden",
         pl.col("home_region").replace_strict(dict(enumerate(region_codes))).alias("home_region_code"),

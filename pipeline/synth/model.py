@@ -163,6 +163,13 @@ class SynthParameters:
     coordination_alpha: float = 0.60
     gc001_in_home_region_share: float = 0.90
     gc001_extra_contacts_max: int = 5
+    # AW026 follow-ups of the DV077 plan (own random stream: the other contacts do not move).
+    # A share of the spells with a plan get 1 AW026 contact (2 with `aw026_second_share`),
+    # each `aw026_gap_days` (inclusive range) after the plan or the previous follow-up;
+    # follow-ups after the spell's last day are not written.
+    aw026_follow_up_share: float = 0.5
+    aw026_second_share: float = 0.3
+    aw026_gap_days: tuple = (14, 56)
 
     # --- competing events ---------------------------------------------------------------
     sa_band_starts: tuple = (0, 90, 181, 366, 731)

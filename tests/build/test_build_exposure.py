@@ -32,6 +32,9 @@ def deliver_exposure(raw):
     raw.contact(5, "2020-07-15")
     raw.contact(5, "2020-03-01", kva="XX000")  # another procedure
     raw.contact(5, "2020-03-02", kva=None)
+    raw.contact(5, "2020-03-05", kva="aw026")  # AW026: follow-up of the DV077 plan
+    raw.contact(5, "2020-05-10", kva="XX000 AW026")
+    raw.contact(5, "2020-07-20", kva="AW026")  # after the spell's end
     spell(6)
     raw.death(6, "2020-03-01")
     raw.contact(6, "2020-03-10")  # after follow-up ended by death
@@ -84,13 +87,16 @@ def test_gc001_given_in_another_region_counts_and_is_flagged(exposure):
     assert spells[2]["is_gc001_in_home_region"] is True
 
 
-def test_gc001_and_dv077_are_counted_within_follow_up(exposure):
+def test_gc001_dv077_and_aw026_are_counted_within_follow_up(exposure):
     spells, _ = exposure
     s = spells[5]
     assert (s["first_gc001_date"], s["n_gc001"], s["days_to_first_gc001"]) == (D("2020-02-01"), 2, 31)
     assert (s["first_dv077_date"], s["n_dv077"]) == (D("2020-01-20"), 2)
     # DV077 without GC001 is not coordination
     assert (spells[11]["first_dv077_date"], spells[11]["n_dv077"]) == (D("2020-03-30"), 1)
+    # AW026 (follow-up of the plan) likewise, with days from the spell start
+    assert (s["first_aw026_date"], s["n_aw026"], s["days_to_first_aw026"]) == (D("2020-03-05"), 2, 64)
+    assert (spells[11]["first_aw026_date"], spells[11]["n_aw026"], spells[11]["days_to_first_aw026"]) == (None, 0, None)
 
 
 def test_gc001_after_death_is_outside_follow_up(exposure):

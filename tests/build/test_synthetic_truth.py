@@ -116,6 +116,26 @@ def test_every_spell_matches_its_planted_truth(synthetic):
         assert not differ.any(), (column, both.loc[differ, ["person_id", "spell_start_date", f"{column}_truth", f"{column}_build"]].head())
 
 
+def test_aw026_follow_ups_match_their_planted_truth(synthetic):
+    """AW026 (follow-up of the DV077 plan) per spell and in total, as planted (within follow-up)."""
+    con, truth = synthetic
+    both = _spells_side_by_side(con, truth)
+    for frame_col in ("first_aw026_date_truth", "first_aw026_date_build"):
+        both[frame_col] = pd.to_datetime(both[frame_col]).dt.date
+    for column in ("n_aw026", "first_aw026_date", "days_to_first_aw026"):
+        a, b = both[f"{column}_truth"], both[f"{column}_build"]
+        differ = ~((a == b) | (a.isna() & b.isna()))
+        assert not differ.any(), (column, both.loc[differ, ["person_id", "spell_start_date", f"{column}_truth", f"{column}_build"]].head())
+    counts = truth["counts"]
+    got = con.execute("select sum(n_aw026), count(*) filter (where n_aw026 > 0) from main.spells").fetchone()
+    assert got == (counts["aw026_contacts"], counts["spells_with_aw026"])
+    assert 0 < counts["spells_with_aw026"] <= counts["aw026_contacts"]
+    # only spells with a DV077 plan get a follow-up, and never before the plan
+    planned = both[both["n_aw026_build"] > 0]
+    assert planned["first_dv077_date_build"].notna().all()
+    assert (pd.to_datetime(planned["first_aw026_date_build"]) > pd.to_datetime(planned["first_dv077_date_build"])).all()
+
+
 def _spells_side_by_side(con, truth) -> pd.DataFrame:
     planted = _truth_spells(truth).rename(columns={"LopNr": "person_id"})
     planted["days_to_first_gc001"] = planted["days_to_first_gc001"].where(planted["is_coordinated_in_followup"])

@@ -73,7 +73,9 @@ coordination as (
         first(care_region_code order by contact_date, care_level, care_region_code) filter (where has_gc001)
             as first_gc001_region_code,
         min(contact_date) filter (where has_dv077) as first_dv077_date,
-        count(*) filter (where has_dv077) as n_dv077
+        count(*) filter (where has_dv077) as n_dv077,
+        min(contact_date) filter (where has_aw026) as first_aw026_date,
+        count(*) filter (where has_aw026) as n_aw026
     from care_contacts
     group by spell_id
 ),
@@ -126,6 +128,8 @@ joined as (
         c.first_gc001_region_code,
         c.first_dv077_date,
         coalesce(c.n_dv077, 0)::integer as n_dv077,
+        c.first_aw026_date,
+        coalesce(c.n_aw026, 0)::integer as n_aw026,
         {%- for _code, column in var('collaboration_event_columns') %}
         coalesce(f.{{ column | name }}, 0)::integer as {{ column | name }},
         {%- endfor %}
@@ -197,6 +201,9 @@ final as (
         first_gc001_region_code = home_region_code as is_gc001_in_home_region,
         first_dv077_date,
         n_dv077,
+        first_aw026_date,
+        (first_aw026_date - spell_start_date)::integer as days_to_first_aw026,
+        n_aw026,
         {%- for _code, column in var('collaboration_event_columns') %}
         {{ column | name }},
         {%- endfor %}

@@ -1,7 +1,7 @@
 -- int_spell_care_contacts_joined
--- grain: one row per spell in the study population x care contact with GC001 or DV077 during its follow-up
+-- grain: one row per spell in the study population x care contact with GC001, DV077 or AW026 during its follow-up
 --
--- Care contacts with GC001 or DV077 in [spell start, end of follow-up], any region.
+-- Care contacts with GC001, DV077 or AW026 in [spell start, end of follow-up], any region.
 with care_contacts as (
     select * from {{ ref('stg_vard__care_contacts') }}
 ),
@@ -13,9 +13,9 @@ spells as (
 ),
 
 coordination_contacts as (
-    select person_id, contact_date, care_region_code, care_level, has_gc001, has_dv077
+    select person_id, contact_date, care_region_code, care_level, has_gc001, has_dv077, has_aw026
     from care_contacts
-    where has_gc001 or has_dv077
+    where has_gc001 or has_dv077 or has_aw026
 ),
 
 final as (
@@ -27,7 +27,8 @@ final as (
         c.care_region_code,
         c.care_level,
         c.has_gc001,
-        c.has_dv077
+        c.has_dv077,
+        c.has_aw026
     from spells as s
     join coordination_contacts as c
         on c.person_id = s.person_id
@@ -35,4 +36,4 @@ final as (
 )
 
 select * from final
-order by spell_id, contact_date, care_level, care_region_code, has_gc001, has_dv077
+order by spell_id, contact_date, care_level, care_region_code, has_gc001, has_dv077, has_aw026
