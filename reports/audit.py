@@ -43,20 +43,36 @@ class Interval:
         return self.upper - self.lower
 
 
-def _classes(keys: Iterable[Key], links: Iterable[tuple[Key, Key]]) -> dict[Key, Key]:
-    parent: dict[Key, Key] = {k: k for k in keys}
+class UnionFind:
+    """Classes of cells that are one number (linked cells), by union-find with path halving.
 
-    def find(k: Key) -> Key:
-        while parent[k] != k:
-            parent[k] = parent[parent[k]]
-            k = parent[k]
+    The root of a class is the first cell of its first union, so classes come out the same
+    whatever order the cells are asked for in.
+    """
+
+    def __init__(self) -> None:
+        self.parent: dict[Key, Key] = {}
+
+    def find(self, k: Key) -> Key:
+        self.parent.setdefault(k, k)
+        while self.parent[k] != k:
+            self.parent[k] = self.parent[self.parent[k]]
+            k = self.parent[k]
         return k
 
-    for a, b in links:
-        ra, rb = find(a), find(b)
+    def union(self, a: Key, b: Key) -> None:
+        ra, rb = self.find(a), self.find(b)
         if ra != rb:
-            parent[rb] = ra
-    return {k: find(k) for k in parent}
+            self.parent[rb] = ra
+
+
+def _classes(keys: Iterable[Key], links: Iterable[tuple[Key, Key]]) -> dict[Key, Key]:
+    uf = UnionFind()
+    for k in keys:
+        uf.find(k)
+    for a, b in links:
+        uf.union(a, b)
+    return {k: uf.find(k) for k in list(uf.parent)}
 
 
 def interval_audit(
@@ -152,7 +168,8 @@ def interval_audit(
     return out
 
 
-def _location(key: Key) -> str:
+def cell_location(key: Key) -> str:
+    """``table / row / col``: where a cell is, for reasons and the log (never its value)."""
     _, table, row, col = key
     return f"{table} / {row} / {col}"
 
@@ -160,7 +177,7 @@ def _location(key: Key) -> str:
 def audit_frame(intervals: Mapping[Key, Interval], threshold: int) -> pd.DataFrame:
     """One row per withheld count: its interval and whether it is wide enough."""
     rows = [
-        {"output_id": k[0], "table": k[1], "row": k[2], "col": k[3], "location": _location(k),
+        {"output_id": k[0], "table": k[1], "row": k[2], "col": k[3], "location": cell_location(k),
          "lower": iv.lower, "upper": iv.upper, "width": iv.width, "threshold": threshold,
          "protected": bool(iv.width >= threshold)}
         for k, iv in intervals.items()

@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from reports.audit import cell_location
 from reports.disclosure.rules import DisclosureClass
 
 
@@ -344,9 +345,7 @@ def output_id_of(output: Output) -> str:
 _Key = tuple[str, str, Hashable, Hashable]  # output id, table, row, col
 
 
-def _location(key: _Key) -> str:
-    _, table, row, col = key
-    return f"{table} / {row} / {col}"
+_location = cell_location  # one spelling of a cell's place, shared with the audit
 
 
 def _ref_key(ref: CellRef) -> _Key:

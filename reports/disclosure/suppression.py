@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from koord.errors import DisclosureError
-from reports.audit import interval_audit
+from reports.audit import UnionFind, interval_audit
 from reports.disclosure.checked import CheckedOutput, Reason, RunInfo, _issue, _status
 from reports.disclosure.declarations import (
     CountTable,
@@ -35,23 +35,6 @@ from reports.disclosure.declarations import (
 )
 from reports.disclosure.primary import _primary_frequency, _primary_magnitude
 from reports.disclosure.rules import DisclosureRules, round_count
-
-
-class _UnionFind:
-    def __init__(self) -> None:
-        self.parent: dict[_Key, _Key] = {}
-
-    def find(self, k: _Key) -> _Key:
-        self.parent.setdefault(k, k)
-        while self.parent[k] != k:
-            self.parent[k] = self.parent[self.parent[k]]
-            k = self.parent[k]
-        return k
-
-    def union(self, a: _Key, b: _Key) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[rb] = ra
 
 
 def secondary_suppression(
@@ -81,7 +64,7 @@ def secondary_suppression(
     dict cell -> Reason
         Every withheld cell, primary and secondary, each with its reason.
     """
-    uf = _UnionFind()
+    uf = UnionFind()
     for k in values:
         uf.find(k)
     for a, b in links:
