@@ -112,6 +112,35 @@ def wald_row(estimate_log: float, std_error: float, *, ratio: bool) -> dict[str,
     }
 
 
+def coefficient_rows(
+    names: Iterable[str],
+    log_estimates: Any,
+    std_errors: Any,
+    *,
+    estimand: str,
+    intercept_estimand: str | None = None,
+    n_persons: Any = None,
+    n_events: Any = None,
+    extra: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """One summary row per coefficient of a log-linear model, on the ratio scale.
+
+    ``estimand`` names the ratio ('hazard_ratio', 'odds_ratio', ...); the term 'Intercept'
+    gets ``intercept_estimand`` ('odds', 'rate') when given. Each row carries the Wald interval
+    (`wald_row`), ``coef`` on the log scale, then the per-coefficient ``extra`` columns in order.
+    """
+    rows = []
+    for j, name in enumerate(names):
+        row = {"estimand": intercept_estimand if intercept_estimand and name == "Intercept" else estimand,
+               "term": name, "subgroup": None, "level": None, "n_persons": n_persons, "n_events": n_events}
+        row.update(wald_row(log_estimates[j], std_errors[j], ratio=True))
+        row["coef"] = log_estimates[j]
+        for column, values in (extra or {}).items():
+            row[column] = values[j]
+        rows.append(row)
+    return rows
+
+
 def _read_only_array(array: Any) -> Any:
     """A read-only copy of a column's array, or None for kinds pandas cannot hold read-only here.
 

@@ -18,7 +18,7 @@ from analyses.estimators._common import (
     spec_name,
     unique_names,
 )
-from analyses.results import Result, make_summary, wald_row
+from analyses.results import Result, coefficient_rows, make_summary
 from koord.errors import ContractViolation, ConvergenceError
 
 TIES = ("efron", "breslow")
@@ -498,14 +498,9 @@ def fit_cox(data: pd.DataFrame, spec: CoxSpec) -> CoxResult:
         "risk_set": "start < t <= stop" if spec.start else "t <= stop",
     }
     n_persons = n_clusters if n_clusters is not None else len(data)
-    rows = []
-    for j, name in enumerate(names):
-        row = {"estimand": "hazard_ratio", "term": name, "subgroup": None, "level": None,
-               "n_persons": n_persons, "n_events": n_events}
-        row.update(wald_row(beta[j], se_used[j], ratio=True))
-        row.update({"coef": beta[j], "se_model": se_model[j],
-                    "se_robust": robust_se[j] if robust_se is not None else np.nan})
-        rows.append(row)
+    rows = coefficient_rows(names, beta, se_used, estimand="hazard_ratio", n_persons=n_persons, n_events=n_events,
+                            extra={"se_model": se_model,
+                                   "se_robust": robust_se if robust_se is not None else np.full(len(names), np.nan)})
     summary = make_summary(rows, analysis_id=spec.analysis_id, method="cox", diagnostics=diagnostics)
     index = pd.Index(names, name="term")
     return CoxResult(

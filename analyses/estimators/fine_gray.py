@@ -10,7 +10,7 @@ import pandas as pd
 
 from analyses.estimators._common import as_tuple, check, numeric_column, raise_if, require_columns, spec_name, unique_names
 from analyses.estimators.cox import newton_raphson
-from analyses.results import Result, make_summary, wald_row
+from analyses.results import Result, coefficient_rows, make_summary
 from koord.errors import ContractViolation
 
 
@@ -216,13 +216,8 @@ def fit_fine_gray(data: pd.DataFrame, spec: FineGraySpec) -> FineGrayResult:
         "n_rows": len(data), "n_competing": int((status == 2).sum()), "n_censored": int((status == 0).sum()),
         "cause_of_interest": str(spec.cause_of_interest),
     }
-    rows = []
-    for j, name in enumerate(names):
-        row = {"estimand": "subdistribution_hazard_ratio", "term": name, "subgroup": None, "level": None,
-               "n_persons": len(data), "n_events": n_events}
-        row.update(wald_row(beta[j], se[j], ratio=True))
-        row.update({"coef": beta[j], "se_model": model_se[j]})
-        rows.append(row)
+    rows = coefficient_rows(names, beta, se, estimand="subdistribution_hazard_ratio", n_persons=len(data),
+                            n_events=n_events, extra={"se_model": model_se})
     summary = make_summary(rows, analysis_id=spec.analysis_id, method="fine_gray", diagnostics=diagnostics)
     index = pd.Index(names, name="term")
     return FineGrayResult(

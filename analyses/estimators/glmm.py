@@ -10,7 +10,7 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from analyses.estimators._common import check, formula_design, numeric_column, raise_if, require_columns, spec_name
-from analyses.results import Result, make_summary, wald_row
+from analyses.results import Result, coefficient_rows, make_summary
 from koord.errors import ContractViolation, ConvergenceError
 
 _Q75 = float(stats.norm.ppf(0.75))
@@ -282,13 +282,8 @@ def _glmm_result(result_type, method: str, spec, names: list[str], levels: pd.In
         "n_groups": len(levels), "n_rows_collapsed": n_rows_collapsed, "n_rows": n_rows,
         "variance_at_boundary": variance < 1e-8, "se_type": se_type,
     }
-    rows = []
-    for j, name in enumerate(names):
-        row = {"estimand": estimands[0] if name == "Intercept" else estimands[1], "term": name, "subgroup": None,
-               "level": None, "n_persons": None, "n_events": n_events}
-        row.update(wald_row(beta[j], se[j], ratio=True))
-        row.update({"coef": beta[j], "se_given_variance": se_given_variance[j]})
-        rows.append(row)
+    rows = coefficient_rows(names, beta, se, estimand=estimands[1], intercept_estimand=estimands[0], n_events=n_events,
+                            extra={"se_given_variance": se_given_variance})
     for estimand, value in between:
         rows.append({"estimand": estimand, "term": spec.group, "subgroup": None, "level": None,
                      "estimate": value, "std_error": np.nan, "conf_low": np.nan, "conf_high": np.nan,

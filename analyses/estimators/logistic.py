@@ -33,7 +33,7 @@ from analyses.estimators._common import (
     spec_name,
     unique_names,
 )
-from analyses.results import Result, make_summary, wald_row
+from analyses.results import Result, coefficient_rows, make_summary
 from koord.errors import ContractViolation, ConvergenceError
 
 MAX_NEWTON_STEPS = 50  # Newton–Raphson steps before giving up with ConvergenceError
@@ -290,13 +290,7 @@ def fit_logistic(data: pd.DataFrame, spec: LogisticSpec) -> LogisticResult:
         "n_rows": len(data), "sum_weights": float(weights.sum()), "sparse_design": scipy.sparse.issparse(x),
     }
     n_events = int(round(float((weights * y).sum())))
-    rows = []
-    for name, b, s in zip(names, fit.beta, se):
-        row = {"estimand": "odds" if name == INTERCEPT else "odds_ratio", "term": name, "subgroup": None,
-               "level": None, "n_persons": None, "n_events": n_events}
-        row.update(wald_row(b, s, ratio=True))
-        row["coef"] = b
-        rows.append(row)
+    rows = coefficient_rows(names, fit.beta, se, estimand="odds_ratio", intercept_estimand="odds", n_events=n_events)
     summary = make_summary(rows, analysis_id=spec.analysis_id, method="logistic", diagnostics=diagnostics)
     index = pd.Index(names, name="term")
     return LogisticResult(

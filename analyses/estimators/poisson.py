@@ -10,7 +10,7 @@ import patsy
 import scipy.linalg
 
 from analyses.estimators._common import check, numeric_column, raise_if, require_columns, spec_name
-from analyses.results import Result, make_summary, wald_row
+from analyses.results import Result, coefficient_rows, make_summary
 from koord.errors import ContractViolation, ConvergenceError
 
 # A rate ratio beyond e^15 (or below e^-15) means a term with no events (or only events):
@@ -141,13 +141,8 @@ def fit_poisson(data: pd.DataFrame, spec: PoissonSpec) -> PoissonResult:
         "total_exposure": float(exposure.sum()), "formula": f"{spec.events} ~ {spec.formula_rhs}",
     }
     n_events = int(round(events.sum()))
-    rows = []
-    for name, b, s in zip(names, params, bse):
-        row = {"estimand": "rate" if name == "Intercept" else "rate_ratio", "term": name, "subgroup": None,
-               "level": None, "n_persons": n_clusters, "n_events": n_events}
-        row.update(wald_row(b, s, ratio=True))
-        row["coef"] = b
-        rows.append(row)
+    rows = coefficient_rows(names, params, bse, estimand="rate_ratio", intercept_estimand="rate", n_persons=n_clusters,
+                            n_events=n_events)
     summary = make_summary(rows, analysis_id=spec.analysis_id, method="poisson", diagnostics=diagnostics)
     index = pd.Index(names, name="term")
     return PoissonResult(
