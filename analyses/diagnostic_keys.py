@@ -126,6 +126,17 @@ DIAGNOSTIC_KEYS: Mapping[str, Kind] = _declare(
     (STATISTIC, ("phi", "tau2")),
     (PROTOCOL, ("winsor_quantile", "confidence_levels")),
     (COUNT, ("n_units", "units_outside")),
+    # regional differences (`designs.regions`): the design's parameters, and what the data decided
+    (PROTOCOL, ("uptake_window_days", "rtw_horizons", "case_mix", "rank_draws", "first_year_of_law",
+                "under_reporting_ratio", "interval_of_variance", "multiplicity", "data_quality_note")),
+    # regions without events, spells whose uptake window was not observed, regions flagged from
+    # counts of care units, which regions' gaps are significant, models that could not be fitted
+    (COUNT, ("regions_without_events", "n_window_unobserved", "regions_possibly_under_reporting",
+             "regions_significant_after_holm", "not_estimated")),
+    # the GLMMs' profile-likelihood interval of the variance
+    (GROUP, ("variance_interval",)),
+    (PROTOCOL, ("interval_method", "interval_level")),
+    (STATISTIC, ("variance_low", "variance_high")),
 )
 
 

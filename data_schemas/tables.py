@@ -399,7 +399,87 @@ ATTRITION = Table(
     ),
 )
 
-TABLES: tuple[Table, ...] = (PERSONS, SPELLS, PERSON_TIME, ATTRITION)
+_RCU_COUNTS = (
+    "n_contacts",
+    "n_care_units",
+    "n_care_units_recording_gc001",
+    "n_gc001_contacts",
+    "n_contacts_without_unit",
+    "n_spells",
+)
+
+REGION_CARE_UNITS = Table(
+    name="region_care_units",
+    grain="one row per care region x calendar year of the delivery's care contacts",
+    description=(
+        "How completely each region's care units record KVÅ GC001, to stand beside every regional comparison: "
+        "a region whose units barely record GC001 may be under-reporting rather than not coordinating. Counts "
+        "cover every care contact of the delivery (recording practice is a property of the care units), not "
+        "only the study population's; the region is the one that gave the care. Years run from the first to "
+        f"the last contact year of the delivery, each with all {len(REGION_CODES)} regions (0 where no contacts); the last year "
+        "is covered only up to the extraction date. n_spells gives the region's spell volume (study population, "
+        "by home region)."
+    ),
+    key=("care_region_code", "year"),
+    columns=(
+        C("care_region_code", "VARCHAR", "Region that gave the care (the contacts' Region).", allowed=REGION_CODES),
+        C("care_region_name", "VARCHAR", "Name of care_region_code.", allowed=REGION_NAMES),
+        C("year", "INTEGER", "Calendar year of the contacts (every year from the first to the last contact year of the delivery)."),
+        C("n_contacts", "BIGINT", "Care contacts given by the region that year (all contacts of the delivery, any KVÅ code or none)."),
+        C("n_care_units", "BIGINT", "Distinct care units (care_unit_id, NULL not counted) with at least one contact that year."),
+        C("n_care_units_recording_gc001", "BIGINT", "Distinct care units with at least one GC001 contact that year."),
+        C(
+            "share_care_units_recording_gc001",
+            "DOUBLE",
+            "n_care_units_recording_gc001 / n_care_units; NULL when n_care_units = 0. A low share flags possible "
+            "under-reporting of GC001, not absent coordination.",
+            nullable=True,
+        ),
+        C("n_gc001_contacts", "BIGINT", "Care contacts with KVÅ GC001 given by the region that year (any care unit, or none)."),
+        C("n_contacts_without_unit", "BIGINT", "Care contacts with no care unit (care_unit_id NULL): not in n_care_units."),
+        C(
+            "n_spells",
+            "BIGINT",
+            "The region's spell volume: spells of the study population (spells) starting that year whose home region "
+            "(home_region_code) it is; 0 for years outside the study period.",
+        ),
+    ),
+    rules=(
+        Rule("counts are not negative", " and ".join(f"{c} >= 0" for c in _RCU_COUNTS)),
+        Rule("units recording GC001 at most the units", "n_care_units_recording_gc001 <= n_care_units"),
+        Rule("GC001 contacts at most the contacts", "n_gc001_contacts <= n_contacts"),
+        Rule("contacts without a unit at most the contacts", "n_contacts_without_unit <= n_contacts"),
+        Rule("a unit recording GC001 has a GC001 contact", "n_gc001_contacts >= n_care_units_recording_gc001"),
+        Rule(
+            "share = units recording / units, NULL exactly when no units",
+            "share_care_units_recording_gc001 is not distinct from "
+            "(n_care_units_recording_gc001 / nullif(n_care_units, 0))::double",
+        ),
+        Rule("share within [0, 1]", "share_care_units_recording_gc001 between 0 and 1"),
+    ),
+    checks=(
+        TableCheck(
+            "every region is present in every year, and the years have no gap",
+            "select (select count(*) from (select year, count(*) n from main.region_care_units group by 1) "
+            f"where n <> {len(REGION_CODES)}) + (select count(*) from (select count(distinct year) n, "
+            "coalesce(max(year) - min(year) + 1, 0) span from main.region_care_units) where n <> span)",
+        ),
+        TableCheck(
+            "the years run from the first to the last contact year, and every dated contact is counted once",
+            "select count(*) from (select min(year(contact_date)) y0, max(year(contact_date)) y1, count(contact_date) n "
+            "from staging.stg_vard__care_contacts) c, (select min(year) y0, max(year) y1, coalesce(sum(n_contacts), 0) n "
+            "from main.region_care_units) r where c.y0 is distinct from r.y0 or c.y1 is distinct from r.y1 or c.n <> r.n",
+        ),
+        TableCheck(
+            "n_spells adds up to the spells starting in the table's years",
+            "select count(*) from (select coalesce(sum(n_spells), 0) n from main.region_care_units) r, "
+            "(select count(*) n from main.spells where year(spell_start_date) in (select year from main.region_care_units)) s "
+            "where r.n <> s.n",
+        ),
+    ),
+)
+
+TABLES: tuple[Table, ...] = (PERSONS, SPELLS, PERSON_TIME, ATTRITION, REGION_CARE_UNITS)
 
 
 def table(name: str) -> Table:

@@ -204,3 +204,154 @@ def describe_interval(row: pd.Series) -> str:
     if is_missing(row.get("estimate")):
         return "redovisas inte"
     return f"{format_ratio(row['estimate'])} ({format_interval(row['conf_low'], row['conf_high'])})"
+
+
+def funnel_figure(
+    figure: CheckedOutput,
+    model: CheckedOutput,
+    *,
+    figure_id: str,
+    caption: str,
+    panels: Sequence[tuple[str, pd.DataFrame]],
+    label_column: str,
+    measure_sv: str,
+) -> Figure:
+    """Funnel plots of observed/expected against expected, one panel per population (e.g. everyone, women, men).
+
+    Each panel's rows come from ``model``'s ``summary`` (estimand O/E, with ``expected`` and the
+    limits ``funnel_low_95``/``funnel_high_95``, ``funnel_low_998``/``funnel_high_998``
+    (over-dispersion-adjusted, solid) and ``funnel_low_998_poisson``/``funnel_high_998_poisson``
+    (exact Poisson, dashed)); the limits are drawn through the regions' own values, so the
+    funnel is read off the published rows. Withheld rows are not drawn; regions outside the
+    99.8 % limits (``outside_998``) are named.
+    """
+    _check_sources(figure, [model])
+    drawn = [(title, d[d["estimate"].notna() & d["expected"].notna()].copy()) for title, d in panels]
+    if all(d.empty for _, d in drawn):
+        raise DisclosureError(f"figure {figure.output_id!r}: no estimate left to draw")
+    alt_parts = []
+    with plt.rc_context(_style()):
+        fig, axes = plt.subplots(1, len(drawn), figsize=(3.0 * len(drawn) + 0.6, 4.0), sharey=True, squeeze=False)
+        y_all = pd.concat([d for _, d in drawn if not d.empty])
+        top = min(float(np.nanmax(np.r_[y_all["estimate"].astype(float), y_all["funnel_high_998"].astype(float)])),
+                  max(3.0, float(y_all["estimate"].astype(float).max())))
+        bottom = float(np.nanmin(np.r_[y_all["estimate"].astype(float), y_all["funnel_low_95"].astype(float)]))
+        for ax, (title, d) in zip(axes[0], drawn):
+            ax.set_title(title)
+            ax.axhline(1.0, color="#444", linewidth=0.8)
+            if d.empty:
+                ax.text(0.5, 0.5, "redovisas inte", transform=ax.transAxes, ha="center", color="#555")
+                continue
+            d = d.sort_values("expected")
+            e = d["expected"].astype(float).to_numpy()
+            for low, high, style, colour, width in (
+                ("funnel_low_95", "funnel_high_95", "-", "#9bb7cf", 1.0),
+                ("funnel_low_998", "funnel_high_998", "-", "#1f5f8b", 1.2),
+                ("funnel_low_998_poisson", "funnel_high_998_poisson", "--", "#777777", 0.9),
+            ):
+                if low in d.columns and d[low].notna().any():
+                    ax.plot(e, d[low].astype(float), style, color=colour, linewidth=width)
+                    ax.plot(e, d[high].astype(float), style, color=colour, linewidth=width)
+            outside = np.array([not is_missing(v) and bool(v) for v in d.get("outside_998", [None] * len(d))], dtype=bool)
+            ax.scatter(e[~outside], d["estimate"].astype(float)[~outside], s=16, color="#333333", zorder=3)
+            ax.scatter(e[outside], d["estimate"].astype(float)[outside], s=22, color=COLOURS[1], zorder=4)
+            named = []
+            for _, r in d[outside].iterrows():
+                ax.annotate(str(r[label_column]), (float(r["expected"]), float(r["estimate"])), xytext=(4, 3),
+                            textcoords="offset points", fontsize=7, color=COLOURS[1])
+                named.append(f"{r[label_column]} ({format_ratio(r['estimate'])})")
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: format_number(v)))
+            ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+            ax.set_xlabel("Förväntat antal (log-skala)")
+            ax.grid(linewidth=0.4, alpha=0.4)
+            alt_parts.append(f"{title}: {len(d)} regioner, " + (
+                "utanför 99,8-procentsgränserna: " + ", ".join(named) if named else "ingen region utanför 99,8-procentsgränserna"))
+        axes[0][0].set_ylabel(f"Observerat/förväntat (O/F), {measure_sv}")
+        axes[0][0].set_ylim(max(0.0, bottom - 0.1), top + 0.1)
+        from matplotlib.lines import Line2D
+        handles = [Line2D([], [], color="#9bb7cf", linewidth=1.0, label="95 %-gräns (överspridning)"),
+                   Line2D([], [], color="#1f5f8b", linewidth=1.2, label="99,8 %-gräns (överspridning)"),
+                   Line2D([], [], color="#777777", linestyle="--", linewidth=0.9, label="99,8 %-gräns (Poisson)"),
+                   Line2D([], [], marker="o", linestyle="", color=COLOURS[1], label="Utanför 99,8 %")]
+        fig.legend(handles=handles, loc="lower center", ncol=4, frameon=False, bbox_to_anchor=(0.5, -0.06), fontsize=8)
+        png = _png(fig)
+    alt = (f"Trattdiagram: varje region är en punkt med kvoten observerat/förväntat för {measure_sv} (lodrät axel) mot "
+           "förväntat antal (vågrät axel, logaritmisk skala), en panel per grupp, med 95- och 99,8-procentsgränser som "
+           "tar hänsyn till överspridning (heldragna) och exakta Poissongränser (streckade). " + ". ".join(alt_parts) + ".")
+    return Figure(figure_id, caption, alt, png, (figure.output_id, model.output_id))
+
+
+def tile_map_figure(
+    figure: CheckedOutput,
+    model: CheckedOutput,
+    *,
+    figure_id: str,
+    caption: str,
+    panels: Sequence[tuple[str, pd.DataFrame]],
+    layout: Mapping[str, tuple[int, int]],
+    letter: Callable[[str], str],
+    name: Callable[[str], str],
+    value_sv: str,
+) -> Figure:
+    """A tile map: one square per region at a fixed (column, row) of ``layout`` (north at the top), one panel per population.
+
+    Rows of each panel come from ``model``'s ``summary``: ``level`` (region code), ``estimate``
+    (a ratio, coloured on a diverging log scale around 1) and ``is_possibly_under_reporting``
+    (hatched). Withheld estimates are grey with ``..``.
+    """
+    _check_sources(figure, [model])
+    from matplotlib.colors import Normalize
+    from matplotlib.patches import Rectangle
+
+    values = pd.concat([d["estimate"] for _, d in panels]).dropna().astype(float)
+    if values.empty:
+        raise DisclosureError(f"figure {figure.output_id!r}: no estimate left to draw")
+    span = max(float(np.abs(np.log(values)).max()), np.log(1.1))
+    norm = Normalize(-span, span)
+    cmap = plt.get_cmap("RdBu")
+    n_cols = max(c for c, _ in layout.values()) + 1
+    n_rows = max(r for _, r in layout.values()) + 1
+    alt_parts = []
+    with plt.rc_context(_style()):
+        fig, axes = plt.subplots(1, len(panels), figsize=(2.2 * len(panels) + 0.8, 4.4), squeeze=False)
+        for ax, (title, d) in zip(axes[0], panels):
+            by_code = {str(r["level"]): r for _, r in d.iterrows()}
+            hatched = []
+            for code, (col, row) in layout.items():
+                r = by_code.get(code)
+                value = None if r is None or is_missing(r["estimate"]) else float(r["estimate"])
+                colour = "#d9d9d9" if value is None else cmap(norm(np.log(value)))
+                flag = r is not None and not is_missing(r.get("is_possibly_under_reporting")) and bool(r.get("is_possibly_under_reporting"))
+                ax.add_patch(Rectangle((col, n_rows - 1 - row), 0.94, 0.94, facecolor=colour, edgecolor="#333333" if flag else "white",
+                                       hatch="////" if flag else None, linewidth=0.8))
+                dark = value is not None and abs(norm(np.log(value)) - 0.5) > 0.33
+                ax.text(col + 0.47, n_rows - 1 - row + 0.6, letter(code), ha="center", va="center", fontsize=7.5,
+                        fontweight="bold", color="white" if dark else "#111111")
+                ax.text(col + 0.47, n_rows - 1 - row + 0.27, format_ratio(value), ha="center", va="center", fontsize=6,
+                        color="white" if dark else "#111111")
+                if flag:
+                    hatched.append(name(code))
+            ax.set_xlim(-0.1, n_cols + 0.05)
+            ax.set_ylim(-0.1, n_rows + 0.05)
+            ax.set_aspect("equal")
+            ax.axis("off")
+            ax.set_title(title)
+            shown = d[d["estimate"].notna()]
+            if len(shown):
+                hi = shown.loc[shown["estimate"].astype(float).idxmax()]
+                lo = shown.loc[shown["estimate"].astype(float).idxmin()]
+                alt_parts.append(f"{title}: högst {name(str(hi['level']))} ({format_ratio(hi['estimate'])}), lägst "
+                                 f"{name(str(lo['level']))} ({format_ratio(lo['estimate'])})"
+                                 + (f"; möjlig underrapportering markerad för {', '.join(hatched)}" if hatched else ""))
+        ticks = [t for t in (0.5, 0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0) if abs(np.log(t)) <= span]
+        sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
+        bar = fig.colorbar(sm, ax=list(axes[0]), orientation="horizontal", fraction=0.04, pad=0.02, aspect=40,
+                           ticks=[np.log(t) for t in ticks])
+        bar.ax.set_xticklabels([format_ratio(t) for t in ticks])
+        bar.set_label(f"{value_sv}: blått = mer än väntat, rött = mindre än väntat")
+        png = _png(fig)
+    alt = (f"Rutkarta över de 21 regionerna, en ruta per region placerad ungefär som på en karta med norr uppåt "
+           f"(Norrbotten överst, Skåne nederst), en panel per grupp; färgen visar {value_sv.lower()} på en skala kring 1. "
+           + ". ".join(alt_parts) + ". Samma värden finns i tabellen.")
+    return Figure(figure_id, caption, alt, png, (figure.output_id, model.output_id))

@@ -77,6 +77,48 @@ RATIO_ESTIMANDS = {"hazard_ratio", "subdistribution_hazard_ratio", "cause_specif
                    "risk_ratio", "odds_ratio"}
 
 
+# The regions' letters (länsbokstäver), for tiles and compact labels.
+REGION_LETTERS_SV = {
+    "01": "AB", "03": "C", "04": "D", "05": "E", "06": "F", "07": "G", "08": "H", "09": "I", "10": "K", "12": "M",
+    "13": "N", "14": "O", "17": "S", "18": "T", "19": "U", "20": "W", "21": "X", "22": "Y", "23": "Z", "24": "AC",
+    "25": "BD",
+}
+
+# The chapter on differences between regions: measures and terms in Swedish.
+REGION_MEASURE_SV = {
+    "uptake": "koordinering inom 90 dagar",
+    "share_90": "återgång i arbete inom 90 dagar",
+    "share_180": "återgång i arbete inom 180 dagar",
+    "rate": "återgång i arbete per persontid",
+    "coordination_rate": "koordinering per persontid",
+}
+REGION_ESTIMAND_SV = {
+    "observed_share": "Observerad andel",
+    "expected_share": "Förväntad andel",
+    "standardised_share": "Standardiserad andel",
+    "observed_expected_ratio": "Observerat/förväntat (O/F)",
+    "shrunken_observed_expected_ratio": "Krympt O/F",
+    "odds_ratio": "Oddskvot",
+    "median_odds_ratio": "Medianoddskvot (MOR)",
+    "median_rate_ratio": "Medianintensitetskvot (MRR)",
+    "variance": "Varians mellan regioner",
+    "icc_latent": "Andel av variationen mellan regioner (ICC)",
+    "proportional_change_in_variance": "Förändring av variansen vid justering",
+    "overdispersion_phi": "Överspridning (φ)",
+    "between_region_variance_tau2": "Varians mellan regioner (τ²)",
+}
+REGION_GAP_SV = {
+    "woman_vs_man": ("Kvinnor jämfört med män", "kvinnor och män"),
+    "born_abroad_vs_sweden": ("Födda utomlands jämfört med i Sverige", "födda utomlands och födda i Sverige"),
+    "education_low_vs_high": ("Förgymnasial jämfört med eftergymnasial utbildning",
+                              "personer med förgymnasial och med eftergymnasial utbildning"),
+}
+
+
+def region_letter(code: Hashable) -> str:
+    return REGION_LETTERS_SV.get(str(code), str(code))
+
+
 def age_group_sv(label: str) -> str:
     return label.replace("-", "–") + " år"
 

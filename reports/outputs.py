@@ -19,8 +19,6 @@ OUTPUTS: tuple[D, ...] = (
       "Sjukfall efter bakgrundsvariabler vid sjukfallets start, för kvinnor, män och totalt (spells)."),
     D("avslut", C.FREQUENCY, "Hur uppföljningen av sjukfallen slutade",
       "Sjukfall efter end_reason, kön och koordinering (spells)."),
-    D("regioner", C.FREQUENCY, "Sjukfall och koordinering per hemregion",
-      "Sjukfall efter hemregion, kön och koordinering (spells)."),
     D("inkomst", C.MAGNITUDE, "Arbetsinkomst före och efter sjukfallet",
       "Medelvärde av månadsinkomst (AGI) före sjukfallet och månaden efter, efter kön och koordinering (spells)."),
     D("modell", C.MODEL, "Modellresultat",
@@ -31,6 +29,14 @@ OUTPUTS: tuple[D, ...] = (
       "Kurvtabell från koord analyse: skattning, antal i risk och händelser per steg."),
     D("figur_kurva", C.FIGURE, "Figur: kumulativ incidens", "Ritad ur en kontrollerad kurva."),
     D("figur_forest", C.FIGURE, "Figur: skattningar per undergrupp", "Ritad ur kontrollerade modellresultat."),
+    D("regioner_upptag", C.FREQUENCY, "Sjukfall följda dag 14 och koordinerade inom 90 dagar per hemregion",
+      "Sjukfall som fortfarande följdes dag 14 och av dem koordinerade (första GC001 inom 90 dagar), efter hemregion, "
+      "för samtliga, kvinnor och män (results.region_uptake)."),
+    D("regionmodell", C.MODEL, "Skillnader mellan regioner",
+      "Regionernas observerade, förväntade och standardiserade andelar, kvoten observerat/förväntat med trattgränser, "
+      "krympta kvoter med rangordning, skillnader inom regioner och variationsmått (results.region_*)."),
+    D("figur_tratt", C.FIGURE, "Figur: trattdiagram över regionerna", "Ritad ur kontrollerade modellresultat."),
+    D("figur_regionkarta", C.FIGURE, "Figur: regionerna som rutkarta", "Ritad ur kontrollerade modellresultat."),
 )
 
 _BY_KEY = {d.key: d for d in OUTPUTS}

@@ -45,6 +45,11 @@ CONFOUNDERS: tuple[str, ...] = (
     "sex", "age_group", "diagnosis_group", "occupation_status", "is_extent_below_100",
     "has_prior_sick_leave", "education_group", "is_born_in_sweden", "home_region_code", "start_year",
 )
+# The case-mix regions are compared at (issue 11): the patients' characteristics at spell start.
+REGION_CASE_MIX: tuple[str, ...] = (
+    "sex", "age_group", "diagnosis_group", "occupation_status", "education_group", "is_born_in_sweden",
+    "has_prior_sick_leave", "is_extent_below_100",
+)
 # Dimensions the mandate asks effects by.
 DIMENSIONS: tuple[str, ...] = ("sex", "age_group", "diagnosis_chapter_group", "diagnosis_group", "home_region_code")
 

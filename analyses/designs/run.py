@@ -22,6 +22,7 @@ from analyses.designs.evalue import e_value_result
 from analyses.designs.heterogeneity import heterogeneity
 from analyses.designs.landmark import landmark
 from analyses.designs.naive import naive_ever_coordinated
+from analyses.designs.regions import TABLE_OF_DESIGN, regional_fits, regional_inputs, regional_result
 from analyses.designs.specs import AnalysisSpec, resolve_entry_day
 from analyses.designs.time_varying import (
     aggregate_person_time,
@@ -75,12 +76,20 @@ class _Cache:
     spells: pd.DataFrame
     rows: dict = field(default_factory=dict)
     cells: dict = field(default_factory=dict)
+    regional_fits: dict = field(default_factory=dict)
 
     def counting_rows(self, covariates: tuple[str, ...], entry_day: int):
         key = (covariates, entry_day)
         if key not in self.rows:
             self.rows[key] = counting_process_rows(self.con, covariates, entry_day)
         return self.rows[key]
+
+    def regional(self, params, say: Callable[[str], None]):
+        """One set of regional fits serves the three regional designs run with the same parameters."""
+        if params not in self.regional_fits:
+            say("  regions: aggregating cells in DuckDB …")
+            self.regional_fits[params] = regional_fits(regional_inputs(self.con, params), params, say)
+        return self.regional_fits[params]
 
     def aggregated(self, covariates: tuple[str, ...], cuts: tuple[int, ...], entry_day: int) -> pd.DataFrame:
         key = (covariates, cuts, entry_day)
@@ -113,6 +122,8 @@ def run_one(spec: AnalysisSpec, cache: _Cache, done: dict[str, Result], say: Cal
             return heterogeneity(spec, rows, spell_level(rows, covariates))
         cells = cache.aggregated(covariates, tuple(p.band_cuts), p.entry_day)
         return heterogeneity(spec, cells, spells_in_followup(cache.spells, p.entry_day))
+    if spec.design in TABLE_OF_DESIGN:
+        return regional_result(spec, cache.regional(p, say))
     if spec.design == "e_value":
         return e_value_result(spec, done[p.source])
     raise ValueError(f"no runner for design {spec.design!r}")  # specs validation makes this unreachable

@@ -30,7 +30,7 @@ import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
 
-from analyses.designs.covariates import CONFOUNDERS, DIMENSIONS, KNOWN_COVARIATES
+from analyses.designs.covariates import CONFOUNDERS, DIMENSIONS, KNOWN_COVARIATES, REGION_CASE_MIX
 from koord.errors import StudyDefinitionError
 
 ANALYSIS_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")  # a SQL table name without quoting
@@ -168,6 +168,37 @@ class HeterogeneityParameters(CommonParameters):
 
 
 @dataclass(frozen=True)
+class RegionalParameters(CommonParameters):
+    """Regional differences in uptake of coordination and in return to work (the three regional designs).
+
+    confounders : the case-mix a national model without region standardises for (the issue's
+        list: age, sex, diagnosis group, employment, education, region of birth, prior sick
+        leave, extent). Never the home region (the unit compared) nor calendar year (the years
+        are compared one by one).
+    entry_day : a spell is eligible if still followed at this day (None: the study's
+        min_spell_days, 14: the employer period is over and FK knows of the spell).
+    uptake_window_days : uptake = a first GC001 on day index 0 .. window - 1 of the spell.
+    rtw_horizons : return to work by these days since spell start (shares; spells censored
+        before a horizon are left out of that horizon's share and counted).
+    band_cuts : bands of the baseline hazard of the return-to-work rate (as tv_poisson).
+    coordination_band_cuts : bands of the first-GC001 hazard between the entry day and the window.
+    rank_draws : draws of the regions' random intercepts behind the rank intervals.
+    under_reporting_ratio : a region-year whose share of care units recording any GC001 is
+        below this fraction of the national share is flagged as possibly under-reporting.
+    first_year_of_law : the law applies from 1 January of this year; per-year results start here.
+    """
+
+    confounders: tuple[str, ...] = field(default=REGION_CASE_MIX, metadata=_rule(items=KNOWN_COVARIATES))
+    uptake_window_days: int = field(default=90, metadata=_rule(15, 365))
+    rtw_horizons: tuple[int, ...] = field(default=(90, 180), metadata=_rule(15, 3650))
+    band_cuts: tuple[int, ...] = field(default=TimeVaryingPoissonParameters.band_cuts, metadata=_rule(1))
+    coordination_band_cuts: tuple[int, ...] = field(default=(61,), metadata=_rule(1, 365))
+    rank_draws: int = field(default=2000, metadata=_rule(100, 100000))
+    under_reporting_ratio: float = field(default=0.5, metadata=_rule(0.0, 1.0))
+    first_year_of_law: int = field(default=2020, metadata=_rule(2000, 2100))
+
+
+@dataclass(frozen=True)
 class EValueParameters(CommonParameters):
     """E-value of the hazard ratio of another analysis (its rows for all, women and men)."""
 
@@ -183,6 +214,9 @@ DESIGNS: dict[str, type[CommonParameters]] = {
     "naive_ever_coordinated": NaiveParameters,
     "heterogeneity": HeterogeneityParameters,
     "e_value": EValueParameters,
+    "region_uptake": RegionalParameters,
+    "region_rtw": RegionalParameters,
+    "region_variation": RegionalParameters,
 }
 
 # The documented default analyses, in the order they run.
@@ -207,6 +241,18 @@ DEFAULT_ANALYSES: dict[str, tuple[str, str]] = {
                       "region, with a Wald test of heterogeneity per dimension."),
     "e_value": ("e_value",
                 "E-value of the adjusted as-treated hazard ratio (and its confidence limit nearest 1), VanderWeele & Ding."),
+    "region_uptake": ("region_uptake",
+                      "Uptake of coordination per home region: share of spells still followed at day 14 with a first "
+                      "GC001 within 90 days, observed against expected from a national case-mix model (O/E, exact "
+                      "Poisson interval, funnel limits with over-dispersion), shrunken estimates with rank intervals, "
+                      "GC001 recording per region, gaps women-men, born abroad-Sweden and low-high education, per year."),
+    "region_rtw": ("region_rtw",
+                   "Return to work per home region: shares by day 90 and 180 and the rate on person-time, observed "
+                   "against expected from national case-mix models, funnel limits, shrunken estimates and rank intervals."),
+    "region_variation": ("region_variation",
+                         "Between-region variance: random-intercept GLMMs of uptake (null and adjusted: variance, median "
+                         "odds ratio, latent ICC, proportional change in variance) and of the return-to-work and "
+                         "coordination rates (median rate ratio), profile-likelihood intervals; per year."),
 }
 DEFAULT_RUN: tuple[str, ...] = tuple(DEFAULT_ANALYSES)
 
@@ -328,6 +374,14 @@ def _check_cross_rules(where: str, params: CommonParameters, errors: list[str]) 
         if params.grace_days < params.trial_interval_days:
             errors.append(f"{where} grace_days: {params.grace_days} is shorter than trial_interval_days "
                           f"{params.trial_interval_days}; GC001s between trials would be assigned to no arm")
+    if isinstance(params, RegionalParameters):
+        for name in ("rtw_horizons", "band_cuts", "coordination_band_cuts"):
+            if list(getattr(params, name)) != sorted(getattr(params, name)):
+                errors.append(f"{where} {name}: must be increasing, got {list(getattr(params, name))}")
+        compared = [c for c in params.confounders if c in ("home_region_code", "start_year")]
+        if compared:
+            errors.append(f"{where} confounders: {', '.join(compared)} cannot be case-mix of a regional comparison "
+                          "(the region is the unit compared; years are compared one by one)")
     if isinstance(params, LandmarkParameters) and list(params.landmark_days) != sorted(params.landmark_days):
         errors.append(f"{where} landmark_days: must be increasing, got {list(params.landmark_days)}")
 
@@ -473,7 +527,7 @@ def parameter_defaults(design: str) -> dict[str, Any]:
 
 __all__ = [
     "AnalysisSpec", "CommonParameters", "DEFAULT_ANALYSES", "DEFAULT_RUN", "DESIGNS", "EValueParameters",
-    "HeterogeneityParameters", "LandmarkParameters", "NaiveParameters", "TargetTrialParameters",
+    "HeterogeneityParameters", "LandmarkParameters", "NaiveParameters", "RegionalParameters", "TargetTrialParameters",
     "TimeVaryingCoxParameters", "TimeVaryingPoissonParameters", "parameter_defaults", "resolve_entry_day",
     "spec_from_dict", "specs_from_table",
 ]

@@ -11,6 +11,8 @@ from analyses.estimators.glmm import (
     GlmmPoissonSpec,
     fit_glmm_binomial,
     fit_glmm_poisson,
+    latent_icc,
+    median_ratio,
 )
 from analyses.estimators.kaplan_meier import KaplanMeierResult, KaplanMeierSpec, fit_kaplan_meier
 from analyses.estimators.logistic import LogisticResult, LogisticSpec, fit_logistic
@@ -22,7 +24,7 @@ __all__ = [
     "FineGrayResult", "FineGraySpec", "fit_fine_gray",
     "ExpectedSpec", "expected_counts", "FunnelResult", "FunnelSpec", "fit_funnel",
     "GlmmBinomialResult", "GlmmBinomialSpec", "fit_glmm_binomial",
-    "GlmmPoissonResult", "GlmmPoissonSpec", "fit_glmm_poisson",
+    "GlmmPoissonResult", "GlmmPoissonSpec", "fit_glmm_poisson", "latent_icc", "median_ratio",
     "KaplanMeierResult", "KaplanMeierSpec", "fit_kaplan_meier",
     "LogisticResult", "LogisticSpec", "fit_logistic",
     "PoissonResult", "PoissonSpec", "fit_poisson",

@@ -54,11 +54,8 @@ class ExpectedSpec:
     analysis_id: str = "expected_counts"
 
 
-def expected_counts(data: pd.DataFrame, spec: ExpectedSpec) -> pd.DataFrame:
-    """Observed and expected successes per unit from a national model without the unit.
-
-    Returns one row per unit (sorted): ``unit``, ``observed``, ``expected``, ``trials``, ``oe``.
-    """
+def expected_probabilities(data: pd.DataFrame, spec: ExpectedSpec) -> np.ndarray:
+    """Each row's fitted probability from the national model without the unit (``spec.formula_rhs``)."""
     require_columns(data, spec, {"successes": [spec.successes], "trials": [spec.trials], "unit": [spec.unit]})
     errors: list[str] = []
     y = numeric_column(data, spec.successes, "successes", errors)
@@ -74,11 +71,25 @@ def expected_counts(data: pd.DataFrame, spec: ExpectedSpec) -> pd.DataFrame:
     cells["_trials"] = n
     fit = fit_logistic(cells, LogisticSpec("_share", tuple(cells.columns[:-2]), weights="_trials",
                                            analysis_id=f"{spec.analysis_id}: national case-mix model"))
-    p = fitted_probability(design.to_numpy(), fit.coef.to_numpy())
-    frame = pd.DataFrame({"unit": data[spec.unit].to_numpy(), "observed": y, "expected": n * p, "trials": n})
+    return fitted_probability(design.to_numpy(), fit.coef.to_numpy())
+
+
+def units_from_probabilities(data: pd.DataFrame, spec: ExpectedSpec, probability: np.ndarray) -> pd.DataFrame:
+    """Observed O, expected E = sum of trials × probability, trials and O/E per unit (sorted)."""
+    n = data[spec.trials].to_numpy(float)
+    frame = pd.DataFrame({"unit": data[spec.unit].to_numpy(), "observed": data[spec.successes].to_numpy(float),
+                          "expected": n * probability, "trials": n})
     out = frame.groupby("unit", sort=True).sum().reset_index()
     out["oe"] = out["observed"] / out["expected"]
     return out
+
+
+def expected_counts(data: pd.DataFrame, spec: ExpectedSpec) -> pd.DataFrame:
+    """Observed and expected successes per unit from a national model without the unit.
+
+    Returns one row per unit (sorted): ``unit``, ``observed``, ``expected``, ``trials``, ``oe``.
+    """
+    return units_from_probabilities(data, spec, expected_probabilities(data, spec))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from koord.errors import ContractViolation, ConvergenceError
 
 _Q75 = float(stats.norm.ppf(0.75))
 MODE_NEWTON_STEPS = 100  # Newton steps for the conditional modes (they converge in a handful)
+MODE_MAX_STEP = 2.0  # largest change of a conditional mode in one Newton step (log scale)
 POLISH_NEWTON_STEPS = 10  # Newton steps polishing the L-BFGS-B optimum
 _LOGISTIC_VARIANCE = np.pi ** 2 / 3
 
@@ -33,6 +34,12 @@ class GlmmBinomialSpec:
         Fixed effects as a patsy right-hand side, e.g. ``"C(period)"`` or ``"age_group + sex"``.
     group : str
         Column whose levels get a normal random intercept (e.g. the region).
+    offset : str, optional
+        Column added to the linear predictor with coefficient 1 (log-odds), e.g. a national
+        model's fitted log-odds: the regions' variance given that case-mix model.
+    profile_level : float, optional
+        Also a profile-likelihood interval of the variance at this level (lme4's
+        ``confint(method = "profile")``): costs a refit of the fixed effects per trial value.
     analysis_id : str
     """
 
@@ -40,6 +47,8 @@ class GlmmBinomialSpec:
     formula_rhs: str
     group: str
     trials: str | None = None
+    offset: str | None = None
+    profile_level: float | None = None
     analysis_id: str = "glmm_binomial"
 
 
@@ -55,35 +64,42 @@ class GlmmBinomialResult(Result):
         Random-intercept variance on the log-odds scale.
     random_effects : pandas.Series
         Conditional modes of the random intercepts by group.
+    random_effect_variances : pandas.Series
+        Their conditional variances 1 / (h_j + 1/v) at the optimum (lme4's ``condVar``, given
+        the fixed effects): the spread of draws of each group's intercept.
     loglik : float
         Laplace-approximate log-likelihood (binomial constants included, as lme4's logLik).
+    variance_interval : tuple of float or None
+        Profile-likelihood interval of the variance (``spec.profile_level``), else None.
     """
 
     coef: pd.Series = field(kw_only=True)
     se: pd.Series = field(kw_only=True)
     variance: float = field(kw_only=True)
     random_effects: pd.Series = field(kw_only=True)
+    random_effect_variances: pd.Series = field(kw_only=True)
     loglik: float = field(kw_only=True)
+    variance_interval: tuple[float, float] | None = field(kw_only=True, default=None)
 
 
 class _Binomial:
     """Binomial rows (y successes of n): the log-likelihood kernel, mean, weight and its derivative in eta."""
 
-    def __init__(self, y: np.ndarray, n: np.ndarray) -> None:
-        self.y, self.n = y, n
+    def __init__(self, y: np.ndarray, n: np.ndarray, offset: np.ndarray | float = 0.0) -> None:
+        self.y, self.n, self.offset = y, n, offset
 
     def kernel(self, eta: np.ndarray) -> float:
-        return float(np.sum(self.y * eta - self.n * np.logaddexp(0, eta)))
+        return float(np.sum(self.y * (eta + self.offset) - self.n * np.logaddexp(0, eta + self.offset)))
 
     def mean(self, eta: np.ndarray) -> np.ndarray:
-        return self.n * special.expit(eta)
+        return self.n * special.expit(eta + self.offset)
 
     def weight(self, eta: np.ndarray) -> np.ndarray:  # d mean / d eta
-        p = special.expit(eta)
+        p = special.expit(eta + self.offset)
         return self.n * p * (1 - p)
 
     def weight_slope(self, eta: np.ndarray) -> np.ndarray:  # d weight / d eta
-        p = special.expit(eta)
+        p = special.expit(eta + self.offset)
         return self.n * p * (1 - p) * (1 - 2 * p)
 
 
@@ -131,7 +147,9 @@ class _Laplace:
             eta = eta_fixed + b[self.group]
             gradient = self._group_sum(self.y - self.family.mean(eta)) - b / sd ** 2
             curvature = self._group_sum(self.family.weight(eta)) + 1 / sd ** 2
-            step = gradient / curvature
+            # a trust region of MODE_MAX_STEP on the log scale: far from the mode, Newton on exp()
+            # (Poisson counts in the tens of thousands) would overshoot into overflow
+            step = np.clip(gradient / curvature, -MODE_MAX_STEP, MODE_MAX_STEP)
             b += step
             if np.abs(step).max() < 1e-13:
                 break
@@ -258,13 +276,7 @@ def _maximise(model: _Laplace, x: np.ndarray, group: np.ndarray, n_groups: int, 
     loglik = model.loglik(np.append(beta, sd))
     modes = model.conditional_modes(x @ beta, sd)
 
-    # Given the variance: the beta block of the inverse penalised information
-    # [X'WX, X'WZ; Z'WX, Z'WZ + 1/v], Z the group indicators (lme4's vcov(use.hessian = FALSE)).
-    w = model.family.weight(x @ beta + modes[group])
-    xwx = (x * w[:, None]).T @ x
-    xwz = np.stack([np.bincount(group, weights=w * col, minlength=n_groups) for col in x.T])  # (p, G)
-    zwz = np.bincount(group, weights=w, minlength=n_groups) + (1 / variance if variance > 0 else np.inf)
-    se_given_variance = np.sqrt(np.diag(np.linalg.inv(xwx - (xwz / zwz) @ xwz.T)))
+    se_given_variance = np.sqrt(np.diag(np.linalg.inv(_information_given_variance(model, beta, sd))))
     if hessian is not None:
         se, se_type = np.sqrt(np.diag(np.linalg.inv(hessian))[:-1]), "hessian (lme4 default)"
     else:
@@ -272,30 +284,131 @@ def _maximise(model: _Laplace, x: np.ndarray, group: np.ndarray, n_groups: int, 
     return beta, variance, float(loglik), modes, se, se_given_variance, se_type, converged
 
 
-def _glmm_result(result_type, method: str, spec, names: list[str], levels: pd.Index, estimands: tuple[str, str],
-                 between: tuple[tuple[str, float], ...], beta, variance, loglik, modes, se, se_given_variance, se_type,
+PROFILE_SD_TOLERANCE = 1e-6  # the profile interval's limits are found to this absolute tolerance on the sd scale
+PROFILE_MAX_DOUBLINGS = 40  # doublings of the sd searched for the upper limit before giving up
+
+
+def _information_given_variance(model: _Laplace, beta: np.ndarray, sd: float) -> np.ndarray:
+    """The fixed effects' information given the variance: the beta block of the inverse of the
+    penalised information [X'WX, X'WZ; Z'WX, Z'WZ + 1/v] (Z the group indicators), at the
+    conditional modes; lme4's ``vcov(use.hessian = FALSE)`` is its inverse."""
+    x, group, n_groups = model.x, model.group, model.n_groups
+    w = model.family.weight(x @ beta + model.modes[group])
+    xwx = (x * w[:, None]).T @ x
+    xwz = np.stack([np.bincount(group, weights=w * col, minlength=n_groups) for col in x.T])  # (p, G)
+    zwz = np.bincount(group, weights=w, minlength=n_groups) + (1 / sd ** 2 if sd > 0 else np.inf)
+    return xwx - (xwz / zwz) @ xwz.T
+
+
+def _profile_loglik(model: _Laplace, sd: float, start_beta: np.ndarray, spec) -> tuple[float, np.ndarray]:
+    """The Laplace log-likelihood maximised over the fixed effects with the sd held at ``sd``.
+
+    Newton steps with the information given the variance (the exact Hessian but for the slowly
+    varying log-determinant term), halved while they lower the likelihood: from the warm start
+    of the neighbouring sd they converge in a few steps.
+    """
+    beta = np.asarray(start_beta, float).copy()
+    value, gradient = model.loglik(np.append(beta, sd), gradient=True)
+    for _ in range(MODE_NEWTON_STEPS):
+        step = np.linalg.solve(_information_given_variance(model, beta, sd), gradient[:-1])
+        for _ in range(30):
+            trial_value, trial_gradient = model.loglik(np.append(beta + step, sd), gradient=True)
+            if trial_value >= value - 1e-10:
+                break
+            step = step / 2
+        else:
+            raise ConvergenceError(f"{spec_name(spec)}: the profile likelihood at sd = {sd:.4g} could not be maximised")
+        beta, value, gradient = beta + step, trial_value, trial_gradient
+        if np.abs(step).max() < 1e-9:
+            return float(value), beta
+    raise ConvergenceError(f"{spec_name(spec)}: the profile likelihood at sd = {sd:.4g} did not converge")
+
+
+def _profile_interval(model: _Laplace, beta: np.ndarray, sd: float, loglik: float, level: float, spec) -> tuple[float, float]:
+    """Profile-likelihood interval of the sd: where twice the drop from the maximum reaches chi2_1(level).
+
+    The lower limit is 0 when the profile at sd = 0 lies within the drop (a variance that the
+    data cannot tell from none). Limits by Brent's method on the sd scale; the variance's
+    interval is their square (the interval is invariant to monotone transforms, so the MOR's
+    and ICC's follow from it too).
+    """
+    drop = float(stats.chi2.ppf(level, 1)) / 2
+    warm = {"beta": beta.copy()}
+    saved_modes = model.modes.copy()
+
+    def excess(s: float) -> float:  # > 0 outside the interval
+        value, warm["beta"] = _profile_loglik(model, s, warm["beta"], spec)
+        return loglik - value - drop
+
+    try:
+        if sd < 1e-8 or excess(0.0) <= 0:
+            lower = 0.0
+        else:
+            warm["beta"] = beta.copy()
+            lower = optimize.brentq(excess, 0.0, sd, xtol=PROFILE_SD_TOLERANCE)
+        warm["beta"] = beta.copy()
+        low, high = max(sd, 1e-3), max(2 * sd, 0.05)
+        for _ in range(PROFILE_MAX_DOUBLINGS):
+            if excess(high) > 0:
+                break
+            low, high = high, 2 * high
+        else:
+            raise ConvergenceError(f"{spec_name(spec)}: the profile likelihood of the group sd does not fall by "
+                                   f"{drop:.2f} below sd = {high:.3g}; the upper limit is unbounded")
+        upper = optimize.brentq(excess, low, high, xtol=PROFILE_SD_TOLERANCE)
+    finally:
+        model.modes = saved_modes
+    return float(lower), float(upper)
+
+
+def _glmm_result(result_type, method: str, spec, model: _Laplace, names: list[str], levels: pd.Index,
+                 estimands: tuple[str, str], between, beta, variance, loglik, modes, se, se_given_variance, se_type,
                  converged, *, n_events: int, n_rows: int, n_rows_collapsed: int):
     """The result of a GLMM fit: ratio rows for the fixed effects (``estimands``: the intercept's
-    and the others'), rows for the between-group measures (no standard error), diagnostics."""
+    and the others'), rows for the between-group measures (``between``: name and a function of
+    the variance; with ``spec.profile_level`` their profile interval), diagnostics."""
+    interval = None
+    if spec.profile_level is not None:
+        sd_low, sd_high = _profile_interval(model, np.asarray(beta), float(np.sqrt(variance)), loglik,
+                                            spec.profile_level, spec)
+        interval = (sd_low ** 2, sd_high ** 2)
     diagnostics = {
         "converged": converged, "approximation": "laplace", "optimizer": "L-BFGS-B, Newton polish", "loglik": loglik,
         "n_groups": len(levels), "n_rows_collapsed": n_rows_collapsed, "n_rows": n_rows,
         "variance_at_boundary": variance < 1e-8, "se_type": se_type,
     }
+    if interval is not None:
+        diagnostics["variance_interval"] = {"interval_method": "profile likelihood", "interval_level": spec.profile_level,
+                                            "variance_low": interval[0], "variance_high": interval[1]}
     rows = coefficient_rows(names, beta, se, estimand=estimands[1], intercept_estimand=estimands[0], n_events=n_events,
                             extra={"se_given_variance": se_given_variance})
-    for estimand, value in between:
+    for estimand, of_variance in between:
+        low, high = (np.nan, np.nan) if interval is None else (of_variance(interval[0]), of_variance(interval[1]))
         rows.append({"estimand": estimand, "term": spec.group, "subgroup": None, "level": None,
-                     "estimate": value, "std_error": np.nan, "conf_low": np.nan, "conf_high": np.nan,
+                     "estimate": of_variance(variance), "std_error": np.nan, "conf_low": low, "conf_high": high,
                      "p_value": np.nan, "n_persons": None, "n_events": n_events})
     summary = make_summary(rows, analysis_id=spec.analysis_id, method=method, diagnostics=diagnostics)
     index = pd.Index(names, name="term")
+    w = model.family.weight(model.x @ beta + modes[model.group])
+    precision = np.bincount(model.group, weights=w, minlength=len(levels)) + (1 / variance if variance > 0 else np.inf)
+    group_index = pd.Index(levels, name=spec.group)
     return result_type(
         analysis_id=spec.analysis_id, method=method, summary=summary, diagnostics=diagnostics, tables={},
         coef=pd.Series(beta, index=index, name="coef"), se=pd.Series(se, index=index, name="se"),
-        variance=float(variance), random_effects=pd.Series(modes, index=pd.Index(levels, name=spec.group)),
-        loglik=float(loglik),
+        variance=float(variance), random_effects=pd.Series(modes, index=group_index),
+        random_effect_variances=pd.Series(1 / precision, index=group_index), loglik=float(loglik),
+        variance_interval=interval,
     )
+
+
+def median_ratio(variance: float) -> float:
+    """Median odds (or rate) ratio of a random-intercept variance: exp(sqrt(2 v) z_0.75)."""
+    return float(np.exp(np.sqrt(2 * variance) * _Q75))
+
+
+def latent_icc(variance: float) -> float:
+    """Latent-scale intra-class correlation of a logistic random intercept: v / (v + pi^2/3)."""
+    return float(variance / (variance + _LOGISTIC_VARIANCE))
 
 
 def fit_glmm_binomial(data: pd.DataFrame, spec: GlmmBinomialSpec) -> GlmmBinomialResult:
@@ -315,10 +428,12 @@ def fit_glmm_binomial(data: pd.DataFrame, spec: GlmmBinomialSpec) -> GlmmBinomia
         ``summary``: 'odds_ratio' rows for the fixed effects ('odds' for the intercept), and
         'variance', 'median_odds_ratio', 'icc_latent' rows for the group (no standard error).
     """
-    require_columns(data, spec, {"successes": [spec.successes], "trials": [spec.trials], "group": [spec.group]})
+    require_columns(data, spec, {"successes": [spec.successes], "trials": [spec.trials], "group": [spec.group],
+                                 "offset": [spec.offset]})
     errors: list[str] = []
     y = numeric_column(data, spec.successes, "successes", errors)
     n = numeric_column(data, spec.trials, "trials", errors) if spec.trials else np.ones(len(data))
+    offset = numeric_column(data, spec.offset, "offset", errors) if spec.offset else None
     check(y < 0, f"successes column {spec.successes!r} must be non-negative", data, errors)
     check(y > n, f"successes ({spec.successes!r}) exceed trials", data, errors)
     check(data[spec.group].isna().to_numpy(), f"group column {spec.group!r} has missing values", data, errors)
@@ -326,19 +441,22 @@ def fit_glmm_binomial(data: pd.DataFrame, spec: GlmmBinomialSpec) -> GlmmBinomia
     design = formula_design(data, spec.formula_rhs, spec)
     group, levels = _groups(data, spec)
     names = list(design.columns)
-    y_c, n_c, x, group_c = _collapse(y, n, design.to_numpy(), group)
+    if offset is None:
+        y_c, n_c, x, group_c = _collapse(y, n, design.to_numpy(), group)
+        o_c = np.zeros(len(y_c))
+    else:  # rows differ by their offsets: collapsed only where the offset is equal too
+        y_c, n_c, xo, group_c = _collapse(y, n, np.column_stack([design.to_numpy(), offset]), group)
+        x, o_c = xo[:, :-1], xo[:, -1]
     constant = _log_binomial_coefficients(y, n) - _log_binomial_coefficients(y_c, n_c)
-    model = _Laplace(_Binomial(y_c, n_c), x, group_c, len(levels), constant + _log_binomial_coefficients(y_c, n_c))
+    model = _Laplace(_Binomial(y_c, n_c, o_c), x, group_c, len(levels), constant + _log_binomial_coefficients(y_c, n_c))
     # start from the ordinary logistic fit; the sd is kept >= 0 by its bound
-    start_beta = _start(lambda b: (-float(np.sum(y_c * (x @ b) - n_c * np.logaddexp(0, x @ b))),
-                                   -x.T @ (y_c - n_c * special.expit(x @ b))), x.shape[1])
+    start_beta = _start(lambda b: (-float(np.sum(y_c * (x @ b + o_c) - n_c * np.logaddexp(0, x @ b + o_c))),
+                                   -x.T @ (y_c - n_c * special.expit(x @ b + o_c))), x.shape[1])
     beta, variance, loglik, modes, se, se_given_variance, se_type, converged = _maximise(model, x, group_c, len(levels),
                                                                                           start_beta, spec)
-    mor = float(np.exp(np.sqrt(2 * variance) * _Q75))
-    icc = variance / (variance + _LOGISTIC_VARIANCE)
     return _glmm_result(
-        GlmmBinomialResult, "glmm_binomial", spec, names, levels, ("odds", "odds_ratio"),
-        (("variance", variance), ("median_odds_ratio", mor), ("icc_latent", icc)),
+        GlmmBinomialResult, "glmm_binomial", spec, model, names, levels, ("odds", "odds_ratio"),
+        (("variance", float), ("median_odds_ratio", median_ratio), ("icc_latent", latent_icc)),
         beta, variance, loglik, modes, se, se_given_variance, se_type, converged,
         n_events=int(round(y.sum())), n_rows=len(data), n_rows_collapsed=len(y_c),
     )
@@ -358,6 +476,8 @@ class GlmmPoissonSpec:
         Fixed effects as a patsy right-hand side, e.g. ``"sex"``.
     group : str
         Column whose levels get a normal random intercept (e.g. the region).
+    profile_level : float, optional
+        As for `GlmmBinomialSpec`.
     analysis_id : str
     """
 
@@ -365,6 +485,7 @@ class GlmmPoissonSpec:
     exposure: str
     formula_rhs: str
     group: str
+    profile_level: float | None = None
     analysis_id: str = "glmm_poisson"
 
 
@@ -376,7 +497,9 @@ class GlmmPoissonResult(Result):
     se: pd.Series = field(kw_only=True)
     variance: float = field(kw_only=True)
     random_effects: pd.Series = field(kw_only=True)
+    random_effect_variances: pd.Series = field(kw_only=True)
     loglik: float = field(kw_only=True)
+    variance_interval: tuple[float, float] | None = field(kw_only=True, default=None)
 
 
 def fit_glmm_poisson(data: pd.DataFrame, spec: GlmmPoissonSpec) -> GlmmPoissonResult:
@@ -413,10 +536,9 @@ def fit_glmm_poisson(data: pd.DataFrame, spec: GlmmPoissonSpec) -> GlmmPoissonRe
                                    -x.T @ (y_c - np.exp(x @ b + offset))), x.shape[1])
     beta, variance, loglik, modes, se, se_given_variance, se_type, converged = _maximise(model, x, group_c, len(levels),
                                                                                           start_beta, spec)
-    mrr = float(np.exp(np.sqrt(2 * variance) * _Q75))
     return _glmm_result(
-        GlmmPoissonResult, "glmm_poisson", spec, names, levels, ("rate", "rate_ratio"),
-        (("variance", variance), ("median_rate_ratio", mrr)),
+        GlmmPoissonResult, "glmm_poisson", spec, model, names, levels, ("rate", "rate_ratio"),
+        (("variance", float), ("median_rate_ratio", median_ratio)),
         beta, variance, loglik, modes, se, se_given_variance, se_type, converged,
         n_events=int(round(y.sum())), n_rows=len(data), n_rows_collapsed=len(y_c),
     )

@@ -9,7 +9,7 @@ import pandas as pd
 import patsy
 import scipy.linalg
 
-from analyses.estimators._common import check, numeric_column, raise_if, require_columns, spec_name
+from analyses.estimators._common import check, numeric_column, plain_design, raise_if, require_columns, spec_name
 from analyses.results import Result, coefficient_rows, make_summary
 from koord.errors import ContractViolation, ConvergenceError
 
@@ -92,7 +92,7 @@ def fit_poisson(data: pd.DataFrame, spec: PoissonSpec) -> PoissonResult:
     frame = data.loc[keep] if n_dropped else data
     if len(frame) == 0:
         raise ContractViolation(f"{spec_name(spec)}: no rows with exposure")
-    design = _plain_design(spec.formula_rhs, frame)
+    design = plain_design(spec.formula_rhs, frame)
     try:
         if design is None:
             design = patsy.dmatrix(spec.formula_rhs, frame, NA_action="raise", return_type="dataframe")
@@ -195,25 +195,6 @@ def _deviance(y: np.ndarray, mu: np.ndarray) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         term = np.where(y > 0, y * np.log(y / mu), 0.0)
     return float(2 * np.sum(term - (y - mu)))
-
-
-def _plain_design(formula_rhs: str, frame: pd.DataFrame) -> pd.DataFrame | None:
-    """The design of a formula that only adds numeric columns ("a + b + c"), without patsy.
-
-    Same columns and names as patsy's (Intercept first); None for any other formula, which
-    patsy builds. The designs of the analyses are sums of indicator columns: patsy's
-    per-term machinery costs seconds on hundreds of thousands of cells.
-    """
-    terms = [t.strip() for t in formula_rhs.split("+")]
-    if not terms or any(not t.isidentifier() or t not in frame.columns for t in terms) or len(set(terms)) < len(terms):
-        return None
-    columns = frame[terms]
-    if not all(pd.api.types.is_numeric_dtype(d) and not pd.api.types.is_bool_dtype(d) for d in columns.dtypes):
-        return None
-    if columns.isna().to_numpy().any():
-        return None  # patsy raises the error for people
-    design = pd.DataFrame({"Intercept": np.ones(len(frame))}, index=frame.index)
-    return pd.concat([design, columns.astype(float)], axis=1)
 
 
 def _rank(x: np.ndarray) -> int:

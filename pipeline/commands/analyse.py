@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from pipeline.commands.internal_folder import FIGURES_DIR, INTERNAL_DIR, README_NAME, RESULTS_DIR, internal_dir
 from koord.errors import KoordError
 
@@ -120,6 +122,10 @@ def format_summary(specs, results, seconds: float, out: Path, written: dict) -> 
             main = main[main["estimand"].eq("risk_difference")]
         elif spec.design == "heterogeneity":
             main = s[s["estimand"].eq("heterogeneity_wald_chi2") & s["sex"].eq("all")]
+        elif spec.design in ("region_uptake", "region_rtw"):  # the national shares of the whole period
+            main = s[s["level"].eq("all") & s["start_year"].eq("all") & s["estimand"].eq("observed_share")]
+        elif spec.design == "region_variation":
+            main = s[s["start_year"].eq("all") & s["estimand"].isin(["median_odds_ratio", "median_rate_ratio"])]
         lines.append(f"  {spec.id} ({spec.design})")
         for _, r in main.iterrows():
             flags = json.loads(r["diagnostics"]) if isinstance(r["diagnostics"], str) else {}
@@ -132,8 +138,10 @@ def format_summary(specs, results, seconds: float, out: Path, written: dict) -> 
             if r["estimand"] == "e_value":
                 lines.append(f"    {str(who):<6} {what:<20} {r['estimate']:.3f}")
                 continue
-            lines.append(f"    {str(who):<6} {what:<20} {r['estimand']:<16} {r['estimate']:.3f} "
-                         f"({r['conf_low']:.3f}-{r['conf_high']:.3f}){verdict}")
+            if "measure" in r and isinstance(r["measure"], str) and spec.design != "region_variation":
+                what = r["measure"]
+            interval = "" if pd.isna(r["conf_low"]) else f" ({r['conf_low']:.3f}-{r['conf_high']:.3f})"
+            lines.append(f"    {str(who):<6} {what:<20} {r['estimand']:<16} {r['estimate']:.3f}{interval}{verdict}")
     internal = internal_dir(out)
     n_results = sum(1 for k in written if k.startswith(f"{RESULTS_DIR}/"))
     n_figures = sum(1 for k in written if k.startswith(f"{FIGURES_DIR}/"))

@@ -29,7 +29,9 @@ def register(subparsers) -> None:
             "aggregated person-time, the rest of the model as estimated from the data); the emulated trials the true "
             "risk differences (simulated with the generator's own model from the eligible trial entries), for "
             "everyone, women, men and each chapter group, and the naive 'ever coordinated' comparison must miss "
-            "the truth. The latent spells are re-simulated from truth.json's persons and seed. Prints one line "
+            "the truth. When the study ran the region analyses (region_variation, region_uptake, region_rtw), "
+            "their region variances, rankings and funnel outliers are checked against the planted region "
+            "effects too. The latent spells are re-simulated from truth.json's persons and seed. Prints one line "
             "per check and writes OUT/truth_check.csv and OUT/truth_check.json. Exit 0 if every check passes, "
             "1 if any fails. Needs the results of the analyses tv_cox, tv_poisson, target_trial and naive_ever; a "
             "delivery written without --faults."
@@ -62,7 +64,7 @@ def _read_warehouse(path: Path):
 
     from analyses.designs.run import load_spells
     from analyses.designs.time_varying import aggregate_person_time, needed_covariates
-    from pipeline.commands.recovery import CATALOGUE, REQUIRED_RESULTS, pooled_model_parameters
+    from pipeline.commands.recovery import CATALOGUE, REGION_RESULTS, REQUIRED_RESULTS, pooled_model_parameters
 
     if not path.is_file():
         raise KoordError(f"no warehouse at {path}: run `koord ingest`, `koord build` and `koord analyse` first")
@@ -81,7 +83,9 @@ def _read_warehouse(path: Path):
         if missing:
             raise KoordError(f"{path} has no results table(s) {', '.join(missing)}: run `koord analyse --warehouse "
                              f"{path} --out DIR --only {' '.join(REQUIRED_RESULTS)}` first")
-        results = {t: con.execute(f'select * from results."{t}"').df() for t in (*REQUIRED_RESULTS, CATALOGUE)}
+        # the region tables (rules e-h) only when the study ran them
+        wanted = (*REQUIRED_RESULTS, CATALOGUE, *(t for t in REGION_RESULTS if t in present))
+        results = {t: con.execute(f'select * from results."{t}"').df() for t in wanted}
         spells = load_spells(con)
         built = con.execute("select spell_id, person_id, spell_start_date from spells").df()
         # rule b's truth refits tv_poisson's model: its person-time aggregated exactly as it was
@@ -105,14 +109,22 @@ def _number(x: float, scale: str) -> str:
 
 def format_checks(checks) -> list[str]:
     """One line per check: verdict, analysis, check, population, estimate [interval], truth."""
-    lines = [f"  {'':4} {'analysis':<12} {'check':<28} {'population':<54} {'estimate':>8}  "
+    wa = max([12, *(len(str(a)) for a in checks["analysis_id"])])
+    wc = max([28, *(len(str(c)) for c in checks["check"])])
+    lines = [f"  {'':4} {'analysis':<{wa}} {'check':<{wc}} {'population':<54} {'estimate':>8}  "
              f"{'interval':<19}  {'truth':>8}"]
     for _, r in checks.iterrows():
+        verdict = "PASS" if r["passed"] else "FAIL"
+        if r["check"] == "no_other_outliers_beyond_chance":  # a count of regions against the count allowed
+            population = f"regions flagged: {r['level']} @ {r['term']}"
+            lines.append(f"  {verdict} {r['analysis_id']:<{wa}} {r['check']:<{wc}} {population:<54} "
+                         f"{int(r['estimate']):>8}  {'':<19}  {int(r['truth']):>8}")
+            continue
         scale = "difference" if r["check"].endswith("risk_difference") else "ratio"
         population = f"{r['sex']} / {r['subgroup']}" + ("" if r["level"] in ("all", r["sex"]) else f" = {r['level']}")
         population += "" if r["term"] in ("is_coordinated", "ever_coordinated") else f" @ {r['term']}"
         interval = f"[{_number(r['conf_low'], scale)}, {_number(r['conf_high'], scale)}]"
-        lines.append(f"  {'PASS' if r['passed'] else 'FAIL'} {r['analysis_id']:<12} {r['check']:<28} {population:<54} "
+        lines.append(f"  {verdict} {r['analysis_id']:<{wa}} {r['check']:<{wc}} {population:<54} "
                      f"{_number(r['estimate'], scale):>8}  {interval:<19}  {_number(r['truth'], scale):>8}")
     return lines
 
@@ -145,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     summary = {"warehouse": str(args.warehouse), "truth": str(args.truth), "persons": int(truth["n_persons"]),
                "n_checks": int(len(checks)), "n_passed": int(checks["passed"].sum()),
                "failures": [_label(r) for _, r in failed.iterrows()], "seconds": round(seconds, 1),
-               **checks.attrs.get("trial_truth", {})}
+               **checks.attrs.get("trial_truth", {}), "notes": list(checks.attrs.get("notes", []))}
     (out / "truth_check.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     print(f"koord check-truth: {summary['n_passed']} of {summary['n_checks']} checks passed "
           f"({thousands(summary['persons'])} persons, {seconds:.1f} s)")
@@ -153,6 +165,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"  trial truth simulated for {thousands(summary['n_simulated_trial_entries'])} of "
           f"{thousands(summary['n_eligible_trial_entries'])} eligible entries; written: {out / 'truth_check.csv'}, "
           f"{out / 'truth_check.json'}")
+    for note in summary["notes"]:
+        print(f"  note: {note}")
     if len(failed):
         print(f"koord check-truth: {len(failed)} check(s) FAILED: " + "; ".join(summary["failures"]))
         return 1

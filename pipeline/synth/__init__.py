@@ -14,17 +14,22 @@ Public API::
 `write_delivery` writes every extract of `data_schemas.extracts` into ``out_dir`` plus a
 ``manifest.toml`` (layout in `pipeline.synth.writers`), and ``truth.json`` outside the
 delivery folder (default ``out_dir/../truth.json``) with ``truth_spells.parquet`` beside it
-(one row per spell: true covariates, event times, end reason); it returns the truth dict.
+(one row per spell: true covariates, the home region's u and v, event times, end reason);
+it returns the truth dict.
 
 truth.json: ``seed``, ``n_persons``, ``window``, ``sizes``; ``parameters`` (every planted
 parameter of `SynthParameters`, the Weibull scales, each region's ``u``, the survey's
 region effects); ``coordination_effect`` (hazard ratio and log hazard ratio by chapter
-group); ``study`` (the study rules the counts use, from `data_schemas.study.Study`); ``counts``
-(persons, spells, coordinated spells, end reasons overall, by sex, chapter group and
-diagnosis group; end reasons under the ``earnings_confirmed`` definition; GC001 contacts
-outside spells); ``calibration`` (realised values and targets); ``care``; ``faults``
-(``rates``, ``rows[file stem][kind]``, ``totals``, ``files``: latin1 / delimiter /
-extra_columns / yyyymmdd_whole_file); ``model`` (the outcome model, in words).
+group); ``region_effects`` (``coordination``: each region's ``u`` on the log hazard of the
+first GC001, ``return_to_work``: its ``v`` on the log hazard of return to work; each with
+``scale``, the planted ``sd``, ``values`` by region code, their sample ``variance`` (ddof 1)
+and the planted ``outliers``); ``study`` (the study rules the counts use, from
+`data_schemas.study.Study`); ``counts`` (persons, spells, coordinated spells, end reasons
+overall, by sex, chapter group and diagnosis group; end reasons under the
+``earnings_confirmed`` definition; GC001 contacts outside spells); ``calibration``
+(realised values and targets); ``care``; ``faults`` (``rates``, ``rows[file stem][kind]``,
+``totals``, ``files``: latin1 / delimiter / extra_columns / yyyymmdd_whole_file);
+``model`` (the outcome model, in words).
 
 Modules: `model` (parameters, hazards, true cumulative incidence), `simulate` (persons,
 spells, benefit periods), `truth` (end reasons and counts), `registers`, `care`, `agi`,

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from data_schemas.codes import regions
@@ -194,6 +195,7 @@ def _truth(gt, lab, rules, files, care_info, survey_truth, fault_truth, seed, pe
             "survey": survey_truth,
         },
         "coordination_effect": chapter_hazard_ratios(params),
+        "region_effects": region_effects_truth(gt),
         "study": {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(rules).items()},
         "counts": c,
         "calibration": calibration(lab),
@@ -201,6 +203,27 @@ def _truth(gt, lab, rules, files, care_info, survey_truth, fault_truth, seed, pe
         "faults": {"injected": True, **fault_truth} if fault_truth else no_faults,
         "model": model_module.__doc__,
         "spells_file": TRUTH_SPELLS_FILE,
+    }
+
+
+def region_effects_truth(gt) -> dict:
+    """truth.json's ``region_effects``: the planted u (coordination) and v (return to work) per region.
+
+    ``variance`` is the sample variance (ddof = 1) of the 21 planted values, outliers included:
+    the between-region variance a random-intercept model of these regions estimates.
+    """
+    region_codes = [r.code for r in regions()]
+    params = gt.params
+
+    def one(scale: str, sd: float, values, outliers) -> dict:
+        return {"scale": scale, "sd": float(sd), "values": {c: float(x) for c, x in zip(region_codes, values)},
+                "variance": float(np.var(np.asarray(values, float), ddof=1)), "outliers": sorted(outliers)}
+
+    return {
+        "coordination": one("log hazard of the first GC001 (day 0 on)", params.coordination_region_sd, gt.region_u,
+                            params.coordination_region_outliers),
+        "return_to_work": one("log hazard of return to work", params.return_to_work_region_sd, gt.region_v,
+                              params.return_to_work_region_outliers),
     }
 
 
@@ -230,6 +253,7 @@ def _truth_spells(gt, lab: pl.DataFrame) -> pl.DataFrame:
         pl.col("home_region").replace_strict(dict(enumerate(region_codes))).alias("home_region_code"),
         "main_care_level", "eta",
         pl.Series("u_region", gt.region_u[lab["home_region"].to_numpy()]),
+        pl.Series("v_region", gt.region_v[lab["home_region"].to_numpy()]),
         "entry_day", "T_c", "T_r", "T_d", "T_e", "T_sa",
         pl.col("cause").replace_strict(dict(enumerate(CAUSES))).alias("latent_cause"),
         "is_latent_recovery", "is_paid_month_after", "is_month_after_delivered",

@@ -19,21 +19,44 @@ Linear predictor
     faster return to work.
 
 Return to work (recovery)
-    ``h_r(t) = (k / lam_g) (t / lam_g)^(k-1) * exp(eta) * exp(gamma_c * 1[t > t_c])`` with a
-    common Weibull shape ``k``, a scale ``lam_g`` per diagnosis group (from
+    ``h_r(t) = (k / lam_g) (t / lam_g)^(k-1) * exp(eta + v_region) * exp(gamma_c * 1[t > t_c])``
+    with a common Weibull shape ``k``, a scale ``lam_g`` per diagnosis group (from
     `weibull_median_days`: ``lam = median / ln(2)^(1/k)``, the median at eta = 0 without
     coordination) and ``gamma_c = log(HR)`` by chapter group (psychiatric 1.40,
     musculoskeletal 1.20, other and unknown 1.10). Drawn by inverting the cumulative hazard
-    with one Exp(1) draw, piecewise before and after ``t_c``.
+    with one Exp(1) draw, piecewise before and after ``t_c``. ``v_region`` (below) acts on
+    this hazard only: not on coordination, not on sickness compensation or the other
+    competing events.
 
 Coordination (first GC001)
     ``h_c(t) = r(t) * exp(u_region + delta_care_level + delta_chapter - alpha * eta)``, ``r``
     piecewise constant on `coordination_band_starts` (low days 0-14, highest 15-60, lower
-    61-180, low 181-365, zero from 366); ``u_region ~ N(0, sigma^2)`` per home region (region
-    of residence on 31 December of the year before the spell starts), drawn from the seed and
-    recorded in truth.json; ``delta_care_level`` for the spell's main care level;
-    ``alpha > 0`` plants confounding by indication. A spell is coordinated if ``t_c`` falls
-    on or before its last day. Coordination affects return to work only.
+    61-180, low 181-365, zero from 366); ``u_region`` per home region (below);
+    ``delta_care_level`` for the spell's main care level; ``alpha > 0`` plants confounding by
+    indication. A spell is coordinated if ``t_c`` falls on or before its last day.
+    Coordination affects return to work only.
+
+Region effects (issue 11: regional differences; `region_effects`, recorded in truth.json)
+    The home region is the region of residence on 31 December of the year before the spell
+    starts (21 regions, ``data_schemas.codes.regions()``).
+    ``u_region`` (log hazard of the first GC001): ``N(0, coordination_region_sd^2)`` drawn
+    from the seed (stream "regions_u"), then the regions of `coordination_region_outliers`
+    set to their planted values: clear outliers of uptake, meant to lie outside the 99.8 %
+    funnel limits of the uptake O/E (see the parameter's comment for how often they do).
+    ``v_region`` (log hazard of return to work): ``N(0, return_to_work_region_sd^2)`` drawn
+    from its own stream ("regions_v"), then the regions of `return_to_work_region_outliers`
+    set to their planted values; the other regions' values are then shifted by
+    ``a + b * exp(u_region)`` (the least change in the population-weighted metric) so that,
+    weighted by the regions' population shares, ``v`` has mean zero and zero covariance
+    with ``exp(u_region)``. Why: region raises both coordination (through ``u``) and return
+    to work (through ``v``), so a model of return to work that does not adjust for region
+    (tv_poisson, and the pooled pseudo-truth check-truth compares it with) would be
+    confounded by region if ``v`` were correlated with the coordination hazard across the
+    population; orthogonal to ``exp(u)`` the confounding vanishes to first order, while the
+    region effect stays for the region analyses to find. The shift is small for most regions
+    (a few hundredths: the draws' weighted mean and the outlier's share of it) but moves the
+    region with the largest ``exp(u)`` (the high uptake outlier) by up to about 0.2, as its
+    ``v`` is the one that balances the covariance; the spread stays about the planted sd.
 
 Competing events (independent of recovery and coordination given the covariates)
     sickness compensation (SA, AE below age 30): piecewise-constant hazard rising with
@@ -57,7 +80,7 @@ from typing import Mapping
 
 import numpy as np
 
-from data_schemas.codes import chapter_group_of, code_list, diagnosis_group_of, diagnosis_groups
+from data_schemas.codes import chapter_group_of, code_list, diagnosis_group_of, diagnosis_groups, regions
 
 AGE_GROUPS = ("16-29", "30-39", "40-49", "50-59", "60-64")
 AGE_GROUP_LOWER = (16, 30, 40, 50, 60)
@@ -153,11 +176,27 @@ class SynthParameters:
         prior_sick_leave=-0.25, education_low=-0.15, education_high=0.15, education_unknown=-0.10,
         born_in_sweden=0.10)
     coordination_hr: Mapping = _m(psychiatric=1.40, musculoskeletal=1.20, other=1.10, unknown=1.10)
+    # Region effect on the log hazard of return to work (`region_effects`): N(0, sd^2) per
+    # region, the outliers set, the rest made orthogonal to exp(u_region) (model docstring).
+    return_to_work_region_sd: float = 0.12
+    return_to_work_region_outliers: Mapping = _m(**{"21": -0.45})
 
     # --- coordination (first GC001) -----------------------------------------------------
     coordination_band_starts: tuple = (0, 15, 61, 181, 366)
     coordination_band_rates: tuple = (0.0006, 0.0033, 0.0013, 0.0004, 0.0)
-    coordination_region_sd: float = 0.40
+    coordination_region_sd: float = 0.25
+    # Regions whose u is set (not drawn): planted outliers of uptake (`region_effects`).
+    # Kalmar (08, 2.3 % of the population) barely coordinates: about 2-3 % of the spells open
+    # at day 14 have a first GC001 by day 89, against about 18 % nationally (O/E about 0.15);
+    # Värmland (17, 2.7 %) coordinates about half of them (O/E about 3; a share saturates, so
+    # a high outlier needs a larger u than a low one). Calibrated on the uptake funnel (O/E
+    # against a national logistic case-mix model, 99.8 % limits with the winsorised
+    # over-dispersion): the funnel's tau² follows the realised spread of the 19 drawn u, so
+    # detection varies by seed. At 20 000 persons over seeds 1-30: 08 outside in 28, 17 in
+    # 22, both in 21 (seeds 7 and 2026 both); at 100 000 persons seeds 7, 2026 and 3 both,
+    # seed 1 (wide spread: tau² 0.19) only 08. A milder (-1.6, +1.4) left 17
+    # inside the limits at seed 7.
+    coordination_region_outliers: Mapping = _m(**{"08": -1.2, "17": 1.3})
     coordination_care_level_effect: Mapping = _m(PV=0.0, PSY=-0.25, SSV=-0.9)
     coordination_chapter_effect: Mapping = _m(psychiatric=0.30, musculoskeletal=0.10, other=0.0, unknown=-0.50)
     coordination_alpha: float = 0.60
@@ -219,6 +258,13 @@ class SynthParameters:
         for shares in (self.diagnosis_group_shares_women, self.diagnosis_group_shares_men, self.weibull_median_days):
             if set(shares) != set(DIAGNOSIS_GROUPS):
                 raise ValueError(f"diagnosis groups differ from data_schemas: {sorted(set(shares) ^ set(DIAGNOSIS_GROUPS))}")
+        region_codes = {r.code for r in regions()}
+        for name in ("coordination_region_outliers", "return_to_work_region_outliers"):
+            unknown = sorted(set(getattr(self, name)) - region_codes)
+            if unknown:
+                raise ValueError(f"{name} names unknown region code(s) {unknown}")
+        if len(self.return_to_work_region_outliers) > len(region_codes) - 2:
+            raise ValueError("return_to_work_region_outliers leaves fewer than 2 regions to make v orthogonal")
         for group, codes in self.diagnosis_codes.items():
             for code, _ in codes:
                 if diagnosis_group_of(code) != group:
@@ -339,6 +385,48 @@ def coordination_log_multiplier(params, *, u_region, care_level, chapter_group, 
     return u_region + care[care_level] + chap[chapter_group] - params.coordination_alpha * eta
 
 
+def set_outliers(values: np.ndarray, region_codes, outliers: Mapping[str, float]) -> np.ndarray:
+    """``values`` (one per region, in the order of ``region_codes``) with the outlier regions set."""
+    out = np.array(values, float)
+    codes = list(region_codes)
+    for code, value in outliers.items():
+        out[codes.index(code)] = float(value)
+    return out
+
+
+def orthogonal_region_v(v: np.ndarray, u: np.ndarray, weights: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+    """``v`` with its non-``fixed`` values shifted so that it is weighted-orthogonal to ``exp(u)``.
+
+    The shift ``a + b * exp(u_i)`` of the free regions (the least change in the metric of the
+    weights) makes ``sum(w v) = 0`` and ``sum(w exp(u) v) = 0``: weighted mean zero and zero
+    weighted covariance with ``exp(u)``. The ``fixed`` (outlier) regions keep their values.
+    """
+    v = np.array(v, float)
+    w = np.asarray(weights, float) / np.sum(weights)
+    e = np.exp(np.asarray(u, float))
+    free = ~np.asarray(fixed, bool)
+    basis = np.stack([np.ones(free.sum()), e[free]])  # the shift is a + b * e on the free regions
+    # constraints A v = 0 with A = [w, w e]; solve for (a, b): A_free basis^T (a, b) = -A v
+    A = np.stack([w, w * e])
+    gram = A[:, free] @ basis.T
+    ab = np.linalg.solve(gram, -(A @ v))
+    v[free] += ab @ basis
+    return v
+
+
+def region_effects(params: "SynthParameters", u_draw: np.ndarray, v_draw: np.ndarray, region_codes,
+                   weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Planted ``(u_region, v_region)`` per region from the N(0, 1)-scaled draws (model docstring).
+
+    ``u_draw`` and ``v_draw`` are the raw normal draws already multiplied by their sd;
+    ``weights`` the regions' population shares (the persons' home regions are drawn with them).
+    """
+    u = set_outliers(u_draw, region_codes, params.coordination_region_outliers)
+    v = set_outliers(v_draw, region_codes, params.return_to_work_region_outliers)
+    fixed = np.isin(np.asarray(list(region_codes)), list(params.return_to_work_region_outliers))
+    return u, orthogonal_region_v(v, u, weights, fixed)
+
+
 def death_log_multiplier(params, *, age_group, diagnosis_group):
     age = np.array([params.death_age_effect[a] for a in AGE_GROUPS])
     grp = np.array([params.death_group_effect.get(g, 0.0) for g in DIAGNOSIS_GROUPS])
@@ -359,6 +447,7 @@ def return_to_work_cumulative_incidence(
     age_group: str,
     is_born_in_sweden: bool,
     u_region: float = 0.0,
+    v_region: float = 0.0,
     t_c: float = math.inf,
     entry: float = 0.0,
     step: float = 0.25,
@@ -368,8 +457,10 @@ def return_to_work_cumulative_incidence(
     The latent model only (recovery against death, sickness compensation and emigration;
     no age-65 or extraction censoring, no relapse rule). ``t_c`` fixes the day coordination
     starts (``inf`` = never: the counterfactual without coordination); ``entry`` conditions
-    on being sick at that day (14 for spells that enter the study). `u_region` is unused by
-    the recovery model and accepted for symmetry with the coordination model.
+    on being sick at that day (14 for spells that enter the study). `v_region` is the home
+    region's effect on the log hazard of return to work (added to `eta` in the recovery
+    hazard only, not in sickness compensation); `u_region` is unused by the recovery model
+    and accepted for symmetry with the coordination model.
 
     Returns
     -------
@@ -382,7 +473,7 @@ def return_to_work_cumulative_incidence(
     scale = params.weibull_scale(diagnosis_group)
     gamma = params.coordination_log_hr(chapter_group_of(diagnosis_group))
     grid = np.arange(entry, max(days.max(), entry) + step, step)
-    h_r = np.diff(recovery_cumhaz(grid, eta=eta, scale=scale, shape=params.weibull_shape, gamma=gamma, t_c=t_c))
+    h_r = np.diff(recovery_cumhaz(grid, eta=eta + v_region, scale=scale, shape=params.weibull_shape, gamma=gamma, t_c=t_c))
     death = params.death_rate * math.exp(death_log_multiplier(params, age_group=np.array([a]), diagnosis_group=np.array([g]))[0])
     emig = params.emigration_rate * math.exp(0.0 if is_born_in_sweden else params.emigration_foreign_born_effect)
     sa_mult = math.exp(sa_log_multiplier(params, age_group=np.array([a]), eta=np.array([eta]))[0])

@@ -101,7 +101,8 @@ def deaths(gt: GroundTruth, spells: pl.DataFrame) -> pl.DataFrame:
     date_txt = iso(day)
     unknown = p["death_day_unknown"].to_numpy()[idx]
     date_txt = pl.select(pl.when(pl.Series(unknown)).then(date_txt.str.slice(0, 8) + "00").otherwise(date_txt)).to_series()
-    df = pl.DataFrame({"LopNr": gt.lopnr[idx], "DodDatum": date_txt, "UlOrsak": pl.Series(cause, dtype=pl.Utf8)})
+    # a list, not the object array: polars 2.1 cannot cast an object array whose first value is None
+    df = pl.DataFrame({"LopNr": gt.lopnr[idx], "DodDatum": date_txt, "UlOrsak": pl.Series(cause.tolist(), dtype=pl.Utf8)})
     return in_contract_order(df, extract("scb_dodsorsak"))
 
 

@@ -37,6 +37,7 @@ from pipeline.synth.model import (
     draw_recovery_times,
     education_group_index,
     linear_predictor,
+    region_effects,
     sa_log_multiplier,
 )
 
@@ -44,7 +45,7 @@ from pipeline.synth.model import (
 STREAMS = {
     "persons": 1, "spells": 2, "periods": 3, "regions_u": 4, "background": 5, "lopnr": 6, "care": 7,
     "fk": 8, "af": 9, "agi": 10, "lisa": 11, "deaths": 12, "survey": 13, "faults": 14, "fsjp": 15,
-    "care_aw026": 16,
+    "care_aw026": 16, "regions_v": 17,
 }
 
 ANST = OCCUPATIONS.index("ANST")
@@ -101,7 +102,8 @@ class GroundTruth:
     persons: pl.DataFrame
     spells: pl.DataFrame
     periods: pl.DataFrame
-    region_u: np.ndarray  # u per region, indexed like data_schemas.codes.regions()
+    region_u: np.ndarray  # u per region (log hazard of the first GC001), indexed like data_schemas.codes.regions()
+    region_v: np.ndarray  # v per region (log hazard of return to work), indexed like region_u
     region_by_year: np.ndarray  # (persons, years) region index
     municipality_by_year: np.ndarray  # (persons, years) 4-digit municipality code
     codes: pl.DataFrame  # code_id, code, diagnosis_group index
@@ -215,9 +217,11 @@ def _care_level(rng, params, group: np.ndarray) -> np.ndarray:
     return out
 
 
-def simulate_spells(params, window: Window, persons: dict, region_u: np.ndarray, codes: pl.DataFrame, rng) -> dict:
+def simulate_spells(params, window: Window, persons: dict, region_u: np.ndarray, codes: pl.DataFrame, rng,
+                    region_v: np.ndarray | None = None) -> dict:
     """All spells of all persons, drawn spell index by spell index (vectorised over persons)."""
     n = len(persons["birth_year"])
+    region_v = np.zeros(len(region_u)) if region_v is None else region_v
     E = window.extraction_day
     years0 = window.region_years.start
     n_intended = 1 + _choice(rng, params.spells_per_person_shares, n)
@@ -274,7 +278,8 @@ def simulate_spells(params, window: Window, persons: dict, region_u: np.ndarray,
         T_c = draw_piecewise_times(rng.exponential(size=m), params.coordination_band_starts,
                                    params.coordination_band_rates, np.exp(log_c), np.zeros(m))
         t_c = np.floor(T_c)
-        T_r = draw_recovery_times(rng.exponential(size=m), eta=eta, scale=scales[group], shape=shape,
+        # Return to work: the region's v on the recovery hazard only (not coordination, not SA).
+        T_r = draw_recovery_times(rng.exponential(size=m), eta=eta + region_v[home], scale=scales[group], shape=shape,
                                   gamma=gammas[group], t_c=t_c, entry=entry)
         T_d = draw_piecewise_times(rng.exponential(size=m), (0,), (params.death_rate,),
                                    np.exp(death_log_multiplier(params, age_group=age_g, diagnosis_group=group)), entry)
@@ -432,6 +437,15 @@ def fsjp_periods(params, window: Window, persons: pl.DataFrame, spells: pl.DataF
 
 # --- whole population ------------------------------------------------------------------------
 
+def draw_region_effects(params: SynthParameters, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The planted ``(u_region, v_region)`` of the seed (`pipeline.synth.model.region_effects`)."""
+    rs = regions()
+    u = rng_for(seed, "regions_u").normal(0.0, params.coordination_region_sd, size=len(rs))
+    v = rng_for(seed, "regions_v").normal(0.0, params.return_to_work_region_sd, size=len(rs))
+    pop = np.array([r.population_2023 for r in rs], float)
+    return region_effects(params, u, v, [r.code for r in rs], pop / pop.sum())
+
+
 def simulate(
     persons: int,
     seed: int,
@@ -448,11 +462,11 @@ def simulate(
         raise ValueError("persons must be at least 1")
     window = Window(first_year, last_year, extraction_date)
     E = window.extraction_day
-    region_u = rng_for(seed, "regions_u").normal(0.0, params.coordination_region_sd, size=len(regions()))
+    region_u, region_v = draw_region_effects(params, seed)
     codes = code_table(params)
     oversample = int(persons * 1.15) + 200
     pers = simulate_persons(params, window, oversample, rng_for(seed, "persons"))
-    sp = simulate_spells(params, window, pers, region_u, codes, rng_for(seed, "spells"))
+    sp = simulate_spells(params, window, pers, region_u, codes, rng_for(seed, "spells"), region_v)
     ok = qualifies(sp, window, oversample)
     chosen = np.flatnonzero(ok)
     if len(chosen) < persons:
@@ -518,6 +532,6 @@ def simulate(
     return GroundTruth(
         lopnr=lopnr, spare_lopnr=pool[persons:],
         params=params, window=window, seed=seed, persons=persons_df, spells=spells, periods=periods,
-        region_u=region_u, region_by_year=pers["region_by_year"], municipality_by_year=pers["municipality_by_year"],
+        region_u=region_u, region_v=region_v, region_by_year=pers["region_by_year"], municipality_by_year=pers["municipality_by_year"],
         codes=codes,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from data_schemas.codes import EXHAUSTION_DISORDER, code_list
+from data_schemas.codes import EXHAUSTION_DISORDER, code_list, regions
 from data_schemas.tables import (
     AGE_65_BIRTHDAY,
     AGI_FIRST_MONTH,
@@ -58,4 +58,6 @@ def model_vars(ctx: BuildContext) -> dict[str, Any]:
         "exhaustion_disorder_code": EXHAUSTION_DISORDER,
         "born_in_sweden_code": next(c.code for c in code_list("birth_region") if c.label_en == "Sweden"),
         "sexes": list(SEXES),
+        # (code, name) of every region of the code list, in code order: the rows of region_care_units
+        "regions": [(r.code, r.name) for r in regions()],
     }

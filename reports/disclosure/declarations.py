@@ -285,6 +285,21 @@ class ModelOutput:
     output_id: str = ""
     event_based: bool = True
     shared_counts: tuple[SharedCount, ...] = ()
+    # Declared extras (tables beyond the tidy layout, e.g. the regions' tables):
+    # ``label_columns`` name a row and split fits and comparisons (``start_year``, ``measure``);
+    # ``statistic_columns`` are published like the estimate (withheld with it): limits, ranks, flags;
+    # ``count_columns`` are further counts, published rounded and shareable (`SharedCount`);
+    # ``unpublished_columns`` are counts the rules read but that are not published (``n_persons``).
+    label_columns: tuple[str, ...] = ()
+    statistic_columns: tuple[str, ...] = ()
+    count_columns: tuple[str, ...] = ()
+    unpublished_columns: tuple[str, ...] = ()
+    # The estimates give their counts back (a share times its spells is the events; an O/E times
+    # its expected is the observed): a row whose counts are withheld is withheld whole.
+    estimates_reveal_counts: bool = False
+    # Labels whose values add up: ``("sex", "all", ("woman", "man"))`` says the counts of a row for
+    # everyone are those of women plus men (same other labels); one withheld is complemented.
+    additive_labels: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -69,37 +69,51 @@ def _arm_events(diagnostics: object) -> float | None:
 
 
 def _complement_model_counts(
-    summary: pd.DataFrame, hide: pd.Series, fit_keys: Sequence[str], reasons: list[Reason], where
+    summary: pd.DataFrame, hide: pd.Series, fit_keys: Sequence[str], reasons: list[Reason], where,
+    *, labels: Sequence[str] = (), additive: Sequence[tuple[str, str, tuple[str, ...]]] = (),
+    estimate_shown: bool = True,
 ) -> pd.Series:
     """Rows whose counts are withheld: the withheld rows, and complements where levels add up.
 
     The persons and events beside the estimates of one dimension's levels (same analysis,
-    population, term, estimand and arm) add up to the population's, which is published too:
-    when exactly one level's counts are withheld, the smallest other level's counts are
-    withheld as well (its estimate stays), until no group has exactly one.
+    population, term, estimand and arm, and declared ``labels``) add up to the population's,
+    which is published too: when exactly one level's counts are withheld, the smallest other
+    level's counts are withheld as well (its estimate stays unless ``estimate_shown`` is
+    False), until no group has exactly one. ``additive`` declares labels whose values add up
+    the same way (``("sex", "all", ("woman", "man"))``: everyone is women plus men).
     """
     hidden = hide.copy()
-    group_cols = [c for c in ("analysis_id", "sex", "subgroup", "term", "estimand", "arm") if c in summary.columns]
+    group_cols = [c for c in ("analysis_id", "sex", "subgroup", "term", "estimand", "arm", *labels) if c in summary.columns]
     levels = summary[summary["subgroup"].notna() & (summary["subgroup"] != "all")]
     events = pd.to_numeric(summary["n_events"], errors="coerce").fillna(float("inf"))
+    tail = "skattningen visas" if estimate_shown else "skattningen ger antalen tillbaka och redovisas inte"
+    groupings = [levels.groupby(group_cols, dropna=False, sort=False)]
+    for label, total, parts in additive:
+        if label not in summary.columns:
+            continue
+        others = [c for c in ("analysis_id", "subgroup", "level", "term", "estimand", "arm", "sex", *labels)
+                  if c in summary.columns and c != label]
+        members = summary[summary[label].isin([total, *parts])]
+        groupings.append(members.groupby(others, dropna=False, sort=False))
     changed = True
     while changed:
         changed = False
-        for _, group in levels.groupby(group_cols, dropna=False, sort=False):
-            withheld = [i for i in group.index if hidden[i]]
-            shown = [i for i in group.index if not hidden[i]]
-            if len(withheld) != 1 or not shown:
-                continue
-            pick = min(shown, key=lambda i: (events[i], i))
-            hidden[pick] = True
-            reasons.append(Reason(where(summary.loc[pick]), "secondary",
-                                  f"antalen skyddar {where(summary.loc[withheld[0]])}; skattningen visas"))
-            changed = True
+        for grouped in groupings:
+            for _, group in grouped:
+                withheld = [i for i in group.index if hidden[i]]
+                shown = [i for i in group.index if not hidden[i]]
+                if len(withheld) != 1 or not shown:
+                    continue
+                pick = min(shown, key=lambda i: (events[i], i))
+                hidden[pick] = True
+                reasons.append(Reason(where(summary.loc[pick]), "secondary",
+                                      f"antalen skyddar {where(summary.loc[withheld[0]])}; {tail}"))
+                changed = True
     return hidden
 
 
 # Estimands that are shares of a group: 0 % or 100 % says the same of everyone in it.
-SHARE_ESTIMANDS = ("cumulative_incidence", "risk", "proportion", "share", "survival", "cif")
+SHARE_ESTIMANDS = ("cumulative_incidence", "risk", "proportion", "share", "survival", "cif", "observed_share")
 # Estimands computed from two such shares: they give a withheld share back from the other.
 SHARE_CONTRASTS = ("risk_difference", "risk_ratio")
 # Shares are shown with one decimal in per cent: within half a unit of that of 0 or 1 reads as 0 % or 100 %.
@@ -115,29 +129,19 @@ def is_extreme_share(estimate: object) -> bool:
     return not math.isnan(x) and (x < EXTREME_SHARE_MARGIN or x > 1 - EXTREME_SHARE_MARGIN)
 
 
-def _check_model(
-    out: ModelOutput, rules: DisclosureRules, run: RunInfo, linked_hidden: Mapping[tuple[int, str], Reason] | None = None,
-) -> CheckedOutput:
-    """Per row: persons and events (the fewest in any compared arm, when stated); per fit: residual df.
+def _model_primary(out: ModelOutput, rules: DisclosureRules):
+    """The primary rules of a model output: rows withheld, with reasons (before any complement or link).
 
-    A share of 0 % or 100 % of a group (`SHARE_ESTIMANDS`) is withheld like a small count,
-    and with it the contrasts (`SHARE_CONTRASTS`) of the same comparison, which would give it
-    back. Counts the linked system withholds (``linked_hidden``: (row, column) -> reason, from
-    the model's `SharedCount`s) are withheld here too.
-
-    Published: the tidy columns and the label columns `MODEL_LABELS` (``n_persons`` and
-    ``n_events`` rounded when rounding is on); other extra columns (further counts, sums of
-    days, intermediate estimates) are not published. Withheld rows keep only their labels. Of
-    the diagnostics, only the entries `analyses.diagnostic_keys` declares publishable
-    (`_published_diagnostics`); undeclared ones are withheld and noted in ``flags``.
+    Returns ``(summary, hide, reasons, fit_keys, label_columns, count_columns, where)``.
     """
     oid = output_id_of(out)
     summary = out.summary.reset_index(drop=True).copy()
     missing = [c for c in (*MODEL_KEYS, "term", "estimate", "n_persons", "n_events") if c not in summary.columns]
     if missing:
         raise DisclosureError(f"model output {oid!r}: the summary lacks column(s) {', '.join(missing)}")
-    fit_keys = [*MODEL_KEYS, *(["sex"] if "sex" in summary.columns else [])]
-    count_columns = ["n_persons", "n_events"]
+    extra_labels = [c for c in out.label_columns if c in summary.columns]
+    fit_keys = [*MODEL_KEYS, *(["sex"] if "sex" in summary.columns else []), *extra_labels]
+    count_columns = list(dict.fromkeys(["n_persons", "n_events", *out.count_columns]))
     label_columns = [c for c in (*fit_keys, *MODEL_LABELS, "method", "estimand", "term") if c in summary.columns]
     reasons: list[Reason] = []
     hide = pd.Series(False, index=summary.index)
@@ -186,24 +190,68 @@ def _check_model(
                 reasons.append(Reason(where(summary.loc[j]), "extreme_share",
                                       f"skulle ge tillbaka andelen i {where(summary.loc[i])}"))
 
-    counts_hidden = _complement_model_counts(summary, hide, fit_keys, reasons, where)
+    return summary, hide, reasons, fit_keys, label_columns, count_columns, where
+
+
+def model_primary_rows(out: ModelOutput, rules: DisclosureRules) -> dict[int, Reason]:
+    """Row position -> reason, for the rows the primary rules withhold (read by the linked system)."""
+    summary, hide, reasons, *_ = _model_primary(out, rules)
+    return {int(i): Reason("", "linked", "skattningen bredvid antalet redovisas inte") for i in summary.index[hide]}
+
+
+def _check_model(
+    out: ModelOutput, rules: DisclosureRules, run: RunInfo, linked_hidden: Mapping[tuple[int, str], Reason] | None = None,
+) -> CheckedOutput:
+    """Per row: persons and events (the fewest in any compared arm, when stated); per fit: residual df.
+
+    A share of 0 % or 100 % of a group (`SHARE_ESTIMANDS`) is withheld like a small count,
+    and with it the contrasts (`SHARE_CONTRASTS`) of the same comparison, which would give it
+    back. Counts the linked system withholds (``linked_hidden``: (row, column) -> reason, from
+    the model's `SharedCount`s) are withheld here too.
+
+    Published: the tidy columns and the label columns `MODEL_LABELS` (``n_persons`` and
+    ``n_events`` rounded when rounding is on); other extra columns (further counts, sums of
+    days, intermediate estimates) are not published. Withheld rows keep only their labels. Of
+    the diagnostics, only the entries `analyses.diagnostic_keys` declares publishable
+    (`_published_diagnostics`); undeclared ones are withheld and noted in ``flags``.
+    """
+    oid = output_id_of(out)
+    summary, hide, reasons, fit_keys, label_columns, count_columns, where = _model_primary(out, rules)
+    extra_labels = [c for c in out.label_columns if c in summary.columns]
+    start_hidden = hide.copy()
     for (i, col), reason in (linked_hidden or {}).items():
         if col not in count_columns:
             raise DisclosureError(f"model output {oid!r}: only {count_columns} can be shared counts, got {col!r}")
-        counts_hidden[i] = True
+        start_hidden[i] = True
         reasons.append(replace(reason, location=where(summary.loc[i])))
+    counts_hidden = _complement_model_counts(summary, start_hidden, fit_keys, reasons, where, labels=extra_labels,
+                                             additive=out.additive_labels, estimate_shown=not out.estimates_reveal_counts)
+    # Rows withheld by the rules or as complements withhold all their counts; a row only the
+    # linked system reaches withholds the counts it shares (its others are published there too).
+    all_counts_hidden = hide | (counts_hidden & ~start_hidden)
+    linked_cells = set((linked_hidden or {}))
+    if out.estimates_reveal_counts:
+        for i in summary.index[counts_hidden & ~hide]:
+            hide[i] = True
+            reasons.append(Reason(where(summary.loc[i]), "secondary", "skattningen ger tillbaka antal som inte redovisas"))
 
-    keep = list(dict.fromkeys([*SUMMARY_COLUMNS, *label_columns]))
+    keep = list(dict.fromkeys([*SUMMARY_COLUMNS, *label_columns, *out.statistic_columns, *count_columns]))
     published = summary.reindex(columns=[c for c in keep if c in summary.columns]).astype(object)
     diagnostics = [_published_diagnostics(d) for d in published.get("diagnostics", [None] * len(published))]
     published["diagnostics"] = [text for text, _ in diagnostics]
     for col in published.columns:
-        if col not in label_columns:
+        if col not in label_columns and col not in count_columns:
             published.loc[hide, col] = None
     for col in count_columns:
-        published.loc[counts_hidden, col] = None
-        ok = ~counts_hidden & published[col].notna()
+        if col not in published.columns:
+            continue
+        withheld = all_counts_hidden | pd.Series([(i, col) in linked_cells for i in summary.index], index=summary.index)
+        published.loc[withheld, col] = None
+        ok = ~withheld & published[col].notna()
         published.loc[ok, col] = [round_count(float(x), rules.rounding_base) for x in published.loc[ok, col]]
+    for col in out.unpublished_columns:
+        if col in published.columns:
+            published[col] = None
     published = published.where(published.notna(), None)
     n_suppressed = int(counts_hidden.sum())
     nothing_left = len(summary) == 0 or bool(hide.all())

@@ -33,6 +33,7 @@ from reports.disclosure.declarations import (
     _ref_key,
     output_id_of,
 )
+from reports.disclosure.models import model_primary_rows
 from reports.disclosure.primary import _primary_frequency, _primary_magnitude
 from reports.disclosure.rules import DisclosureRules, round_count
 
@@ -165,6 +166,9 @@ def _linked_system(
     model_keys: set[_Key] = set()
     for model in models:
         oid = output_id_of(model)
+        # A model whose estimates give its counts back withholds the counts of every row its
+        # primary rules withhold: the shared count tables must withhold them too.
+        withheld_rows = model_primary_rows(model, rules) if model.estimates_reveal_counts and model.shared_counts else {}
         for shared in model.shared_counts:
             key = (oid, "summary", shared.row, shared.column)
             try:
@@ -175,6 +179,8 @@ def _linked_system(
             model_keys.add(key)
             count_keys.add(key)
             links.append((key, _ref_key(shared.cell)))
+            if shared.row in withheld_rows:
+                primary[key] = withheld_rows[shared.row]
     unknown = [k for eq in equations for k in eq if k not in values] + [k for pair in links for k in pair if k not in values]
     if unknown:
         raise DisclosureError(f"link to a cell that no checked table has: {_location(unknown[0])} (output {unknown[0][0]!r})")

@@ -42,6 +42,9 @@ DESIGN_SV = {
 }
 METHOD_DESIGN = {"cox": "time_varying_cox", "poisson": "time_varying_poisson"}
 DEFAULT_ORDER = ("tv_cox", "tv_poisson", "target_trial", "landmark", "naive_ever", "heterogeneity", "e_value")
+# Results tables with a chapter of their own (`reports.sections.regions`, with their own outputs and
+# disclosure declarations): not listed among the association's analyses.
+OWN_CHAPTER_TABLES = ("region_uptake", "region_rtw", "region_variation")
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,8 @@ def shared_population_counts(summary: pd.DataFrame, flow: pd.DataFrame | None) -
 def find_results(inputs: ReportInputs) -> ResultCatalogue:
     summaries, curves = [], []
     for name in inputs.tables_in(RESULTS_SCHEMA):
+        if name in OWN_CHAPTER_TABLES:
+            continue
         cols = set(inputs.columns(RESULTS_SCHEMA, name))
         if set(SUMMARY_COLUMNS) <= cols:
             summaries.append(name)

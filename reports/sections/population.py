@@ -1,4 +1,4 @@
-"""Section: the study population by sex ("Tabell 1"), how follow-up ended, regions, earnings."""
+"""Section: the study population by sex ("Tabell 1"), how follow-up ended, earnings (regions: `regions.py`)."""
 
 from __future__ import annotations
 
@@ -99,23 +99,6 @@ def collect(inputs: ReportInputs) -> Sequence[Output]:
     outputs.append(FrequencyOutput(declaration("avslut"), end_tables, links=tuple(
         link for link in end_links if _cell_exists(link, end_tables, blocks))))
 
-    # Spells and coordination by home region, for women and for men.
-    regions = inputs.query(
-        "select sex, home_region_code as region, case when is_coordinated then 'koordinerad' else 'ej_koordinerad' end as arm, "
-        "count(*) as n from main.spells group by all"
-    )
-    region_order = list(SPELLS.column("home_region_code").allowed or [])
-    region_tables, region_links = {}, []
-    for sex in SEXES:
-        wide = (regions[regions["sex"] == sex].pivot_table(index="region", columns="arm", values="n", aggfunc="sum", fill_value=0)
-                .reindex(columns=[a for a, _ in ARMS], fill_value=0))
-        wide = wide.reindex([r for r in region_order if r in wide.index] + sorted(set(wide.index) - set(region_order)))
-        wide.index.name, wide.columns.name = None, None
-        region_tables[sex] = with_margins(wide.astype("int64"), total_label=TOTAL, group_axis="rows")
-        region_links += _links_between(("regioner", sex), ("avslut", sex),
-                                       [(TOTAL, c, TOTAL, c) for c in ("koordinerad", "ej_koordinerad", TOTAL)])
-    outputs.append(FrequencyOutput(declaration("regioner"), region_tables, links=tuple(region_links)))
-
     # Earnings before and after: magnitude tables by sex and coordination.
     earnings_tables = {}
     for column, key, _ in EARNINGS:
@@ -180,16 +163,6 @@ def render(ctx: RenderContext) -> Markup:
             columns=[*ARMS, (TOTAL, "Totalt")], total_row=TOTAL, total_row_label="", row_heading="Uppföljningen slutade med",
             block_total_label="Samtliga sjukfall",
         )
-    regions = ctx.get("regioner")
-    region_view = None
-    if regions is not None and not regions.is_blocked:
-        region_view = count_table_view(
-            regions, table_id="tabell-regioner",
-            caption="Tabell 3. Sjukfall efter hemregion och koordinering, kvinnor och män. Antal och andel (%) av regionens sjukfall.",
-            blocks=[(s, SEX_PLURAL_SV[s], _label("home_region_code")) for s in SEXES if s in regions.table_keys],
-            columns=[*ARMS, (TOTAL, "Totalt")], total_row=TOTAL, total_row_label="", row_heading="Hemregion",
-            percent_of_row=TOTAL, block_total_label="Hela landet",
-        )
     earnings = ctx.get("inkomst")
     earnings_views = []
     if earnings is not None and not earnings.is_blocked:
@@ -198,12 +171,12 @@ def render(ctx: RenderContext) -> Markup:
                 continue
             earnings_views.append(magnitude_table_view(
                 earnings, table_id=f"tabell-inkomst-{key}", table_key=key,
-                caption=f"Tabell {4 + i}. Arbetsinkomst (AGI), kronor per månad, medelvärde. {title}.",
+                caption=f"Tabell {3 + i}. Arbetsinkomst (AGI), kronor per månad, medelvärde. {title}.",
                 rows=[(s, SEX_PLURAL_SV[s]) for s in SEXES] + [(TOTAL, "Totalt")],
                 columns=[*ARMS, (TOTAL, "Totalt")], value_heading="Medelvärde, kr",
             ))
     return ctx.render("sections/population.html.j2", table1=table1, t1=t1, ended=ended, ended_view=ended_view,
-                      regions=regions, region_view=region_view, earnings=earnings, earnings_views=earnings_views,
+                      earnings=earnings, earnings_views=earnings_views,
                       missing=False)
 
 

@@ -1,4 +1,9 @@
-"""Section: the association by subgroup (age, diagnosis group, region ...) for women and men, with forest plots."""
+"""Section: the association by subgroup (age, diagnosis group ...) for women and men, with forest plots.
+
+Home region is not a subgroup here: per-region estimates of the association, in code order, read
+as a ranking of the regions and mislead (issue 11). The regions have their own chapter
+(`reports.sections.regions`); only the test of equal association across regions stays here.
+"""
 
 from __future__ import annotations
 
@@ -30,8 +35,16 @@ def forest_id(table: str, dimension: str) -> str:
     return instance_id("figur_forest", f"{table}:{dimension}")
 
 
+REGION_SUBGROUPS = ("home_region_code", "home_region_name", "region", "region_code")
+
+
+def is_region_row(row: pd.Series) -> bool:
+    return str(row.get("subgroup")) in REGION_SUBGROUPS
+
+
 def subgroup_rows(summary: pd.DataFrame) -> pd.DataFrame:
-    return summary[[is_subgroup_row(r) for _, r in summary.iterrows()]]
+    """Estimates per level of a dimension, regions left out (`REGION_SUBGROUPS`)."""
+    return summary[[is_subgroup_row(r) and not is_region_row(r) for _, r in summary.iterrows()]]
 
 
 def collect(inputs: ReportInputs) -> Sequence[Output]:
@@ -85,10 +98,11 @@ def render(ctx: RenderContext) -> Markup:
         view = model_table_view(
             [model], table_id=f"tabell-undergrupper-{table}",
             caption=f"Skattningar per undergrupp, samtliga, kvinnor och män, med test av lika samband: {analysis_title(model, ctx.meta.analyses)}.",
-            row_label=row_label, row_filter=lambda r: is_subgroup_row(r) or is_heterogeneity_test(r),
+            row_label=row_label,
+            row_filter=lambda r: (is_subgroup_row(r) and not is_region_row(r)) or is_heterogeneity_test(r),
         )
         parts.append({"title": analysis_title(model, ctx.meta.analyses), "figures": figures, "view": view})
     return ctx.render("sections/subgroups.html.j2", missing=False, parts=parts)
 
 
-SECTION = register(Section("undergrupper", "Undergrupper: ålder, diagnos och region", 60, collect, render))
+SECTION = register(Section("undergrupper", "Undergrupper: ålder och diagnos", 60, collect, render))

@@ -98,7 +98,8 @@ def test_proposed_analyses_table_validates():
 
     text = '''
 [analyses]
-run = ["tv_cox", "tv_poisson", "target_trial", "landmark", "naive_ever", "heterogeneity", "e_value"]
+run = ["tv_cox", "tv_poisson", "target_trial", "landmark", "naive_ever", "heterogeneity", "e_value",
+       "region_uptake", "region_rtw", "region_variation"]
 seed = 2026
 
 [analyses.tv_cox]
@@ -128,6 +129,18 @@ model = "cox"
 
 [analyses.e_value]
 source = "tv_cox"
+
+[analyses.region_uptake]
+uptake_window_days = 90
+rtw_horizons = [90, 180]
 '''
     specs = specs_from_table(tomllib.loads(text)["analyses"])
     assert specs == specs_from_table(None)
+
+
+def test_regional_case_mix_excludes_the_compared_region_and_years():
+    with pytest.raises(StudyDefinitionError, match="home_region_code, start_year cannot be case-mix"):
+        specs_from_table({"run": ["region_uptake"], "region_uptake": {
+            "confounders": ["sex", "home_region_code", "start_year"]}})
+    with pytest.raises(StudyDefinitionError, match="rtw_horizons: must be increasing"):
+        specs_from_table({"run": ["region_rtw"], "region_rtw": {"rtw_horizons": [180, 90]}})

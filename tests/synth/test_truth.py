@@ -126,14 +126,17 @@ def reference_spells(frames: dict[str, pl.DataFrame], study: Study, extraction: 
     rank = {"death": 0, "emigration": 1, "sickness_compensation": 2, "age_65": 3}
     comp_ev = (pl.concat(cands).with_columns(rank=pl.col("reason").replace_strict(rank))
                .sort("end", "rank").group_by("LopNr", "start", maintain_order=True).first())
-    s = s.join(comp_ev.select("LopNr", "start", "reason"), on=["LopNr", "start"], how="left")
+    s = s.join(comp_ev.select("LopNr", "start", "reason", pl.col("end").alias("comp_end")), on=["LopNr", "start"],
+               how="left")
     relapse = ~pl.col("is_open") & (pl.col("next_start") - pl.col("last") <= W).fill_null(False)
     return s.with_columns(end_reason=pl.when(pl.col("reason").is_not_null()).then(pl.col("reason"))
                           .when(pl.col("is_open")).then(pl.lit("censored"))
                           .when(relapse).then(pl.lit("censored"))
                           .when(pl.col("last") + W > E).then(pl.lit("censored"))
                           .otherwise(pl.lit("return_to_work")),
-                          is_coordinated=pl.col("first_gc").is_not_null(),
+                          # exposure counts within follow-up: a GC001 after a competing event's end is none
+                          is_coordinated=pl.col("first_gc").is_not_null()
+                          & (pl.col("first_gc") <= pl.coalesce("comp_end", "last")),
                           sex=pl.when(pl.col("Kon") == "2").then(pl.lit("woman")).otherwise(pl.lit("man")))
 
 
@@ -175,3 +178,25 @@ def test_truth_spells_file_matches_the_counts(clean_delivery):
         (pl.col("spell_start_date") + pl.duration(days=pl.col("days_to_first_gc001")) <= pl.col("spell_last_date")).all()).item())
     assert inc["eta"].std() > 0.1
     assert DEFAULT_PARAMETERS.coordination_hr["psychiatric"] == 1.4
+
+
+def test_truth_holds_the_planted_region_effects(clean_delivery):
+    import numpy as np
+
+    delivery, truth = clean_delivery
+    effects = truth["region_effects"]
+    codes = {r.code for r in regions()}
+    p = DEFAULT_PARAMETERS
+    for name, sd, outliers in (("coordination", p.coordination_region_sd, p.coordination_region_outliers),
+                               ("return_to_work", p.return_to_work_region_sd, p.return_to_work_region_outliers)):
+        e = effects[name]
+        assert e["scale"].startswith("log hazard") and e["sd"] == sd
+        assert set(e["values"]) == codes and e["outliers"] == sorted(outliers)
+        assert e["variance"] == pytest.approx(np.var(list(e["values"].values()), ddof=1))
+        assert all(e["values"][c] == v for c, v in outliers.items())
+    assert effects["coordination"]["values"] == truth["parameters"]["region_u"]
+    spells = pl.read_parquet(delivery.parent / truth["spells_file"])
+    by_region = spells.select("home_region_code", "u_region", "v_region").unique()
+    assert by_region.height == spells["home_region_code"].n_unique()
+    for code, u, v in by_region.iter_rows():
+        assert u == effects["coordination"]["values"][code] and v == effects["return_to_work"]["values"][code]
