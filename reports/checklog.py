@@ -236,13 +236,16 @@ def _model_rows(b: _Rows) -> Iterator[dict]:
     for tkey in b.c.table_keys:
         t = b.c.table(tkey)
         labels = [c for c in (*MODEL_KEYS, *MODEL_LABELS) if c in t.columns]
-        fit_keys = [*MODEL_KEYS, *(["sex"] if "sex" in t.columns else [])]
+        # the same row code as `disclosure.models` (its extra label columns split rows, e.g. start year, measure)
+        fit_keys = [*MODEL_KEYS, *(["sex"] if "sex" in t.columns else []),
+                    *(c for c in b.c.meta.get("label_columns", ()) if c in t.columns)]
         numeric = [c for c in t.columns if c not in labels and c not in _MODEL_TEXT
                    and (c in _MODEL_NUMERIC or any(_is_number(v) and not _missing(v) for v in t[c]))]
         rows = []
         for i, row in t.iterrows():
             code = " / ".join(str(row.get(c)) for c in (*fit_keys, "term"))
-            where = model_location_sv(**{c: row.get(c) for c in (*labels, "term", "estimand") if c in t.columns})
+            where = model_location_sv(**{c: row.get(c) for c in (*labels, *fit_keys, "term", "estimand")
+                                         if c in t.columns})
             rows.append((i, row, code, where, b.reasons_at(code)))
         fallback = b.unmatched() if b.c.status is not Status.PASSED else []
         for i, row, code, where, reasons in rows:

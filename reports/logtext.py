@@ -38,6 +38,10 @@ from reports.labels import (
 
 TOTAL_CODE = "Totalt"  # reports.sections._build.TOTAL
 MISSING_CODE = "__saknas__"  # reports.sections._build.MISSING
+# The measures of the regional results tables (column ``measure``).
+MEASURE_SV = {"uptake": "koordinering inom 90 dagar", "share_90": "återgång i arbete inom 90 dagar",
+              "share_180": "återgång i arbete inom 180 dagar", "rate": "återgång i arbete per persontid",
+              "coordination_rate": "första GC001 per persontid", "data_quality": "registrering av GC001"}
 SEX_SV = {"woman": "kvinnor", "man": "män", "unknown": "okänt kön", "all": "samtliga"}
 ARM_PLURAL_SV = {"koordinerad": "koordinerade", "ej_koordinerad": "ej koordinerade"}
 
@@ -185,6 +189,12 @@ def model_location_sv(
         parts.append(f"horisont {_number_text(labels['horizon_days'])} dagar")
     if labels.get("landmark_day") is not None and not _is_nan(labels["landmark_day"]):
         parts.append(f"landmärke dag {_number_text(labels['landmark_day'])}")
+    measure = labels.get("measure")
+    if measure not in (None, "") and not _is_nan(measure):
+        parts.append(MEASURE_SV.get(str(measure), str(measure)))
+    year = labels.get("start_year")
+    if year not in (None, "", "all") and not _is_nan(year):
+        parts.append(f"startår {year}")
     if term not in (None, "") and not _is_nan(term):
         parts.append(f"term: {term_sv(str(term))}")
     if estimand not in (None, "") and not _is_nan(estimand):

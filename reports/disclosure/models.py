@@ -262,4 +262,5 @@ def _check_model(
         reasons=tuple(reasons), n_suppressed=n_suppressed, n_cells=len(summary),
         thresholds=rules.for_class(DisclosureClass.MODEL), run=run, _tables={"summary": published},
         flags=_undeclared_flags(path for _, paths in diagnostics for path in paths),
+        meta={"label_columns": tuple(c for c in out.label_columns if c in summary.columns)},
     )
