@@ -331,3 +331,31 @@ def test_between_region_variance(analysed):
     assert sorted(years["start_year"]) == [str(y) for y in range(2020, 2025)]
     shares = regional(analysed["tables"]["region_uptake"], estimand="observed_share", sex="all", level="all")
     assert {"all", "2020", "2024"} <= set(shares["start_year"].astype(str))
+
+
+def test_variance_given_the_national_model_equals_the_joint_glmm(analysed):
+    """The region variance with the national case-mix model as offset (what the analyses fit,
+    in seconds at a national scale) against the joint GLMM with the case-mix as fixed effects
+    (lme4's model): on a delivery whose case-mix hardly differs by region they agree closely."""
+    from analyses.designs import regions
+    from analyses.designs.specs import resolve_entry_day, specs_from_table
+    from analyses.estimators import GlmmBinomialSpec, fit_glmm_binomial
+
+    params = resolve_entry_day(specs_from_table({"run": ["region_uptake"]})[0], 14).parameters
+    con = duckdb.connect(str(analysed["warehouse"]), read_only=True)
+    try:
+        inputs = regions.regional_inputs(con, params)
+    finally:
+        con.close()
+    cells = regions._over_years(inputs.uptake, list(params.confounders))
+    cells = cells.loc[cells["n_spells"] > 0]
+    _, _, _, offset_cells = regions._share_rows(cells, list(params.confounders), "n_coordinated", "n_spells", "all",
+                                                "uptake", params, {}, "uptake", {})
+    given = regions._uptake_glmm(offset_cells, "all", adjusted=True, profile=False)
+    mix = regions.case_mix(cells, list(params.confounders), cells["n_spells"].to_numpy(),
+                           cells["n_coordinated"].to_numpy(), params.min_level_size,
+                           non_events=(cells["n_spells"] - cells["n_coordinated"]).to_numpy())
+    joint = fit_glmm_binomial(mix.cells, GlmmBinomialSpec("n_coordinated", mix.formula, "home_region_code",
+                                                          trials="n_spells"))
+    assert given.variance == pytest.approx(joint.variance, rel=0.05)
+    np.testing.assert_allclose(given.random_effects.to_numpy(), joint.random_effects.to_numpy(), atol=0.02)
