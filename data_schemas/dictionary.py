@@ -51,9 +51,20 @@ def _allowed(col: Column) -> str:
 def _extract_rows(ex: Extract) -> list[DictionaryRow]:
     table = f"{ex.name}_<ÅÅÅÅ>" if ex.yearly else ex.name
     return [
-        DictionaryRow("leverans", table, ex.grain, c.name, c.stg_name, c.dtype, c.required, c.nullable, _allowed(c), c.description)
+        DictionaryRow("leverans", table, ex.grain, c.name, c.stg_name, c.dtype, c.required, c.nullable, _allowed(c),
+                      c.description + _names_text(c))
         for c in ex.columns
     ]
+
+
+def _names_text(col: Column) -> str:
+    """The names the column is delivered under, when more than its own (LISA's year-specific names, key aliases)."""
+    if not col.aliases and not col.alias_pattern and col.accepts_own_name:
+        return ""
+    text = f" Levereras som {col.names_text()}."
+    if col.refused_names:
+        text += f" Avvisas: {', '.join(repr(n) for n in col.refused_names)} ({col.refused_reason})."
+    return text
 
 
 def _table_rows() -> list[DictionaryRow]:

@@ -14,6 +14,17 @@ Column types (``dtype``):
 - ``date``: ``YYYY-MM-DD`` or ``YYYYMMDD``; with ``day_may_be_unknown`` a day ``00`` is
   accepted and read as the 15th of the month (the raw table flags it);
 - ``yearmonth``: ``YYYYMM``.
+
+Names as delivered. A column's ``name`` is the concept's name in the raw layer (and what the
+quarantine and warnings name); the file may deliver it under another name: ``aliases`` lists
+the register's names, each with the years it is used (LISA renames variables when their
+method changes: ``SyssStat11`` to 2018, ``SyssStat19`` from 2019), ``alias_pattern`` a family
+of names (the project-prefixed key ``P1105_LopNr_PersonNr``). With ``accepts_own_name=False``
+only the aliases are accepted. ``refused_names`` are names that look alike but hold something
+else (``SUN2020Niva`` is the detailed 3-digit code, not the 7-level education): offered
+without an accepted name, the file is refused naming them. Two accepted names of one concept
+in one file are an error. Names are matched case-insensitively; the delivered name of every
+column is recorded per file in ``raw._columns``.
 """
 
 from __future__ import annotations
@@ -38,6 +49,29 @@ RAW_SQL_TYPE = {
 
 
 @dataclass(frozen=True)
+class Alias:
+    """A name a column is delivered under, in the years given (None = no limit)."""
+
+    name: str
+    from_year: int | None = None
+    to_year: int | None = None
+
+    def years_text(self) -> str:
+        if self.from_year and self.to_year:
+            return f"{self.from_year}-{self.to_year}"
+        if self.to_year:
+            return f"to {self.to_year}"
+        if self.from_year:
+            return f"from {self.from_year}"
+        return ""
+
+    def covers(self, year: int | None) -> bool:
+        if year is None:
+            return True
+        return (self.from_year is None or year >= self.from_year) and (self.to_year is None or year <= self.to_year)
+
+
+@dataclass(frozen=True)
 class Column:
     """One column of an extract as delivered."""
 
@@ -56,12 +90,54 @@ class Column:
     is_person_key: bool = False
     icd10: bool = False  # holds ICD-10 codes as registered (normalised in staging)
     kva: bool = False  # holds space-separated KVÅ codes
+    aliases: tuple[Alias, ...] = ()  # other names the column is delivered under (per year)
+    alias_pattern: str | None = None  # full-match regex (case-insensitive) of further accepted names
+    accepts_own_name: bool = True  # False: only the aliases are accepted in a file
+    refused_names: tuple[str, ...] = ()  # look-alike names that hold something else
+    refused_reason: str = ""  # what a refused name holds, for the refusal
+    on_unknown_code: str = "quarantine"  # code columns: "quarantine" the row, or "warn" and keep it
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
             raise ValueError(f"column {self.name}: unknown dtype {self.dtype!r}")
         if self.dtype == "code" and not self.codes:
             raise ValueError(f"column {self.name}: a code column needs a code list")
+        if self.on_unknown_code not in ("quarantine", "warn"):
+            raise ValueError(f"column {self.name}: on_unknown_code must be 'quarantine' or 'warn'")
+        if self.on_unknown_code == "warn" and self.dtype != "code":
+            raise ValueError(f"column {self.name}: on_unknown_code applies to code columns only")
+        accepted = {n.lower() for n in self.delivered_names()}
+        if accepted & {n.lower() for n in self.refused_names}:
+            raise ValueError(f"column {self.name}: a name is both accepted and refused")
+
+    def delivered_names(self) -> tuple[str, ...]:
+        """The names accepted in a file, the preferred first (the pattern aside)."""
+        return ((self.name,) if self.accepts_own_name else ()) + tuple(a.name for a in self.aliases)
+
+    def delivered_name_for(self, year: int | None) -> str:
+        """The name a real delivery of `year` carries (the first alias covering it, else the own name)."""
+        for a in self.aliases:
+            if (a.from_year or a.to_year) and year is not None and a.covers(year):
+                return a.name
+        return self.delivered_names()[0]
+
+    def accepts(self, delivered: str) -> bool:
+        key = delivered.strip().lower()
+        if key in {n.lower() for n in self.delivered_names()}:
+            return True
+        return bool(self.alias_pattern and re.fullmatch(self.alias_pattern, delivered.strip(), re.IGNORECASE))
+
+    def alias(self, delivered: str) -> Alias | None:
+        key = delivered.strip().lower()
+        return next((a for a in self.aliases if a.name.lower() == key), None)
+
+    def names_text(self) -> str:
+        """The accepted names for people: `SyssStat11` (to 2018), `SyssStat19` (from 2019)."""
+        parts = ([f"'{self.name}'"] if self.accepts_own_name else []) + [
+            f"'{a.name}'" + (f" ({a.years_text()})" if a.years_text() else "") for a in self.aliases]
+        if self.alias_pattern:
+            parts.append(f"names matching {self.alias_pattern}")
+        return ", ".join(parts)
 
     @property
     def raw_sql_type(self) -> str:
@@ -105,6 +181,17 @@ class Extract:
                 return c
         raise KeyError(f"{self.name} has no column {name!r}")
 
+    def column_delivered_as(self, delivered: str, key_name: str | None = None) -> Column | None:
+        """The contract column a delivered name stands for (None: not in the contract).
+
+        `key_name` is the person key's name that `manifest.toml` gives, accepted besides the
+        recognised ones.
+        """
+        for c in self.columns:
+            if c.accepts(delivered) or (c.is_person_key and key_name and delivered.strip().lower() == key_name.strip().lower()):
+                return c
+        return None
+
     @property
     def required_columns(self) -> tuple[Column, ...]:
         return tuple(c for c in self.columns if c.required)
@@ -129,6 +216,8 @@ LOPNR = Column(
     "Pseudonymised person number (löpnummer), the same in every file of one delivery.",
     positive=True,
     is_person_key=True,
+    aliases=(Alias("LopNr_PersonNr"), Alias("PersonLopNr")),
+    alias_pattern=r"P\d+_LopNr_PersonNr",  # project-prefixed: P1105_LopNr_PersonNr
 )
 
 
@@ -158,15 +247,35 @@ EXTRACTS: tuple[Extract, ...] = (
                 pattern=r"\d{4}",
                 nullable=True,
             ),
-            Column("Sun2000Niva", "education_level", "code", "Highest education (SUN 2000 level).", codes="education", nullable=True),
+            Column(
+                "Sun2000Niva",
+                "education_level",
+                "code",
+                "Highest education, 7 levels (SUN 2000/2020 'Old' level).",
+                codes="education",
+                nullable=True,
+                accepts_own_name=False,
+                aliases=(Alias("Sun2000Niva_Old", to_year=2018), Alias("SUN2020Niva_Old", from_year=2019)),
+                refused_names=("Sun2000Niva", "SUN2020Niva"),
+                refused_reason="the detailed 3-digit SUN code (e.g. 106, 310, 526), not the 7-level education",
+            ),
             Column(
                 "DispInkPersF04",
                 "disposable_income_hsek",
                 "integer",
                 "Individual disposable income, hundreds of SEK; may be negative.",
                 nullable=True,
+                aliases=(Alias("DispInk04"), Alias("DispInk")),
             ),
-            Column("SyssStat", "lisa_employment_code", "code", "Employment status in November.", codes="employment_status_lisa", nullable=True),
+            Column(
+                "SyssStat",
+                "lisa_employment_code",
+                "code",
+                "Employment status in November (6 is treated as not employed).",
+                codes="employment_status_lisa",
+                nullable=True,
+                aliases=(Alias("SyssStat11", to_year=2018), Alias("SyssStat19", from_year=2019)),
+            ),
             Column("FodGrEg4", "birth_region_code", "code", "Region of birth.", codes="birth_region", nullable=True),
         ),
         caveats=(
@@ -211,7 +320,14 @@ EXTRACTS: tuple[Extract, ...] = (
         periods=(PeriodRule("FomDatum", "TomDatum"),),
         columns=(
             _lopnr(),
-            Column("Formankod", "benefit_code", "code", "SJP, RHP or FSJP.", codes="sickness_benefit"),
+            Column(
+                "Formankod",
+                "benefit_code",
+                "code",
+                "SJP, RHP, FSJP (ASJP unconfirmed); an unknown code is kept with a warning and the study decides whether it counts.",
+                codes="sickness_benefit",
+                on_unknown_code="warn",
+            ),
             Column("FomDatum", "period_start_date", "date", "First day of the period."),
             Column("TomDatum", "period_end_date", "date", "Last day; empty = ongoing at extraction.", nullable=True),
             Column("Omfattning", "extent_pct", "code", "Extent, per cent of full time.", codes="extent"),

@@ -2,8 +2,8 @@
 
 A study file (`study.toml` at the repository root is the documented default) holds the
 choices evaluators may disagree on: the study period, the age range, the minimum spell
-length, the gap rule that joins benefit periods into spells, which benefits count, the
-relapse window, the return-to-work definition and the time bands of the person-time table.
+length, the gap rule that joins benefit periods into spells, which benefits count and FK's
+rule for preventive sickness benefit (FSJP), the relapse window, the return-to-work definition and the time bands of the person-time table.
 Every error in a file is collected and reported at once (`StudyDefinitionError`). The
 `[analyses]` table is passed through untouched; whoever runs the analyses validates it.
 """
@@ -24,6 +24,18 @@ from koord.errors import StudyDefinitionError
 DEFAULT_STUDY_FILE = Path(__file__).resolve().parents[1] / "study.toml"
 
 RETURN_TO_WORK_DEFINITIONS = ("benefit_end", "earnings_confirmed")
+
+# What a spell containing preventive sickness benefit (FSJP) becomes. Spells are first built by
+# the gap rule from the counted benefits' periods plus, under "drop_spell", the FSJP periods:
+#   "drop_spell"  FK's statistics: every spell with at least one FSJP period is dropped whole
+#                 (the default);
+#   "drop_period" FSJP periods take no part in spells (they neither start, extend nor bridge
+#                 one); the other periods form spells as if they were not delivered;
+#   "include"     FSJP counts as sick leave like SJP.
+FSJP_RULES = ("drop_spell", "drop_period", "include")
+FSJP = "FSJP"  # preventive sickness benefit (förebyggande sjukpenning)
+ASJP = "ASJP"  # occupational injury sickness benefit (arbetsskadesjukpenning), the spec's code
+RHP = "RHP"  # rehabilitation benefit (rehabiliteringspenning)
 
 # The register's youngest LISA population is 16; at 65 a person leaves the sickness insurance's
 # working-age population (the 65th birthday is a competing event), so ages are kept within these.
@@ -50,9 +62,20 @@ class Study:
     gap_days : int
         A benefit period joins the current spell if its ``InsjuknandeDatum`` minus the spell's
         latest end is at most ``gap_days`` (insjuknanderegeln: 5; ISF's chains: 90).
-    include_rhp, include_fsjp : bool
-        Whether rehabilitation benefit (RHP) and preventive sickness benefit (FSJP) periods take
-        part in spells. Sickness benefit (SJP) always does.
+    include_rhp, include_asjp : bool
+        Whether rehabilitation benefit (RHP) and occupational injury sickness benefit (ASJP,
+        arbetsskadesjukpenning, part of FK's spells) periods count as sick leave. Sickness
+        benefit (SJP) always does.
+    fsjp_rule : str
+        Preventive sickness benefit (FSJP): ``'drop_spell'`` (FK's statistics: spells are built
+        by the gap rule with the FSJP periods taking part, then every spell with an FSJP period
+        is dropped whole), ``'drop_period'`` (FSJP periods take no part in spells) or
+        ``'include'`` (FSJP counts as sick leave). The study file's deprecated
+        ``include_fsjp = true`` means ``'include'``, ``false`` means ``'drop_period'``.
+    extra_sick_leave_codes : tuple of str
+        Further ``Formankod`` values the study counts as sick leave, e.g. a delivery's own code
+        for occupational injury sickness benefit. Periods with a code neither in the code list
+        ``sickness_benefit`` nor here take no part in spells (the attrition table counts them).
     relapse_window_days : int
         A new spell starting at most this many days after a spell's last day is a relapse; the
         same window must be free of competing events for a return to work.
@@ -77,7 +100,9 @@ class Study:
     min_spell_days: int = 14
     gap_days: int = 5
     include_rhp: bool = True
-    include_fsjp: bool = False
+    include_asjp: bool = True
+    fsjp_rule: str = "drop_spell"
+    extra_sick_leave_codes: tuple[str, ...] = ()
     relapse_window_days: int = 30
     return_to_work: str = "benefit_end"
     time_bands: tuple[int, ...] = (0, 15, 31, 61, 91, 181, 366)
@@ -86,9 +111,26 @@ class Study:
 
     @property
     def benefit_codes(self) -> tuple[str, ...]:
-        """The `Formankod` values whose periods take part in spells, in code-list order."""
-        optional = {"RHP": self.include_rhp, "FSJP": self.include_fsjp}
-        return tuple(c for c in codes("sickness_benefit") if optional.get(c, True))
+        """The `Formankod` values the study counts as sick leave: code-list order, then the extra codes."""
+        optional = {RHP: self.include_rhp, ASJP: self.include_asjp, FSJP: self.fsjp_rule == "include"}
+        listed = tuple(c for c in codes("sickness_benefit") if optional.get(c, True))
+        return listed + tuple(c for c in self.extra_sick_leave_codes if c not in listed)
+
+    @property
+    def spell_benefit_codes(self) -> tuple[str, ...]:
+        """The codes whose periods the gap rule joins into spells: `benefit_codes`, plus FSJP under 'drop_spell'."""
+        return self.benefit_codes + ((FSJP,) if self.fsjp_rule == "drop_spell" and FSJP not in self.benefit_codes else ())
+
+    @property
+    def spell_dropping_codes(self) -> tuple[str, ...]:
+        """Codes of which one period drops its whole spell: FSJP under 'drop_spell', else none."""
+        return (FSJP,) if self.fsjp_rule == "drop_spell" else ()
+
+    @property
+    def known_benefit_codes(self) -> tuple[str, ...]:
+        """The code list `sickness_benefit` and the extra codes: any other code is unknown to the study."""
+        listed = codes("sickness_benefit")
+        return listed + tuple(c for c in self.extra_sick_leave_codes if c not in listed)
 
     def time_band_labels(self) -> tuple[str, ...]:
         """Labels of `time_bands`: '0-14', '15-30', ..., '366+' (day indices, both ends included)."""
@@ -101,6 +143,7 @@ class Study:
         out["spell_start_from"] = self.spell_start_from.isoformat()
         out["spell_start_to"] = self.spell_start_to.isoformat()
         out["time_bands"] = list(self.time_bands)
+        out["extra_sick_leave_codes"] = list(self.extra_sick_leave_codes)
         return out
 
     def to_json(self) -> str:
@@ -112,12 +155,17 @@ _LAYOUT: dict[str, dict[str, str]] = {
     "study": {"name": "name", "description": "description"},
     "period": {"spell_start_from": "spell_start_from", "spell_start_to": "spell_start_to"},
     "population": {"age_min_years": "age_min_years", "age_max_years": "age_max_years", "min_spell_days": "min_spell_days"},
-    "spells": {"gap_days": "gap_days", "include_rhp": "include_rhp", "include_fsjp": "include_fsjp"},
+    "spells": {
+        "gap_days": "gap_days", "include_rhp": "include_rhp", "include_asjp": "include_asjp",
+        "fsjp_rule": "fsjp_rule", "extra_sick_leave_codes": "extra_sick_leave_codes",
+    },
     "outcome": {"relapse_window_days": "relapse_window_days", "return_to_work": "return_to_work"},
     "person_time": {"time_bands": "time_bands"},
 }
 _PASSTHROUGH = ("analyses", "disclosure")  # read by analyses/ and reports/disclosure.py
 _FIELD_TYPES = {f.name: f.type for f in fields(Study)}
+# Deprecated keys: (section, key) -> what replaced them (read by study_from_mapping).
+_DEPRECATED = {("spells", "include_fsjp"): "fsjp_rule"}
 
 
 def _check_value(where: str, name: str, value: Any, errors: list[str]) -> Any:
@@ -148,6 +196,10 @@ def _check_value(where: str, name: str, value: Any, errors: list[str]) -> Any:
         if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             return tuple(value)
         errors.append(f"{where}: expected a non-empty list of whole numbers, got {value!r}")
+    elif kind == "tuple[str, ...]":
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        errors.append(f"{where}: expected a list of texts, got {value!r}")
     else:  # pragma: no cover - a field added without a checker
         raise TypeError(f"no checker for {name}: {kind}")
     return None
@@ -184,12 +236,53 @@ def _check_rules(values: dict[str, Any], errors: list[str]) -> None:
             f"[outcome] return_to_work: {values['return_to_work']!r} is not one of "
             + ", ".join(repr(d) for d in RETURN_TO_WORK_DEFINITIONS)
         )
+    if have("fsjp_rule") and values["fsjp_rule"] not in FSJP_RULES:
+        errors.append(
+            f"[spells] fsjp_rule: {values['fsjp_rule']!r} is not one of " + ", ".join(repr(r) for r in FSJP_RULES)
+        )
+    if have("extra_sick_leave_codes"):
+        known = codes("sickness_benefit")
+        seen: set[str] = set()
+        for code in values["extra_sick_leave_codes"]:
+            if not code.strip() or code != code.strip():
+                errors.append(f"[spells] extra_sick_leave_codes: {code!r} is not a code (empty or with spaces around it)")
+            elif code in known:
+                errors.append(
+                    f"[spells] extra_sick_leave_codes: {code!r} is a known benefit code (the code list is "
+                    f"{', '.join(known)}; include_rhp, include_asjp and fsjp_rule decide those)"
+                )
+            elif code in seen:
+                errors.append(f"[spells] extra_sick_leave_codes: {code!r} is listed twice")
+            seen.add(code)
     if have("time_bands"):
         bands = values["time_bands"]
         if bands[0] != 0:
             errors.append(f"[person_time] time_bands: the first band must start at 0, got {bands[0]}")
         if any(b >= c for b, c in zip(bands, bands[1:])):
             errors.append(f"[person_time] time_bands: band starts must be strictly increasing, got {list(bands)}")
+
+
+def _resolve_include_fsjp(deprecated: dict[tuple[str, str], Any], values: dict[str, Any], errors: list[str]) -> None:
+    """The deprecated ``[spells] include_fsjp``: true = fsjp_rule 'include', false = 'drop_period'.
+
+    Given together with ``fsjp_rule``, the two must agree, else an error names both.
+    """
+    if ("spells", "include_fsjp") not in deprecated:
+        return
+    value = deprecated[("spells", "include_fsjp")]
+    if not isinstance(value, bool):
+        errors.append(f"[spells] include_fsjp: expected true or false, got {value!r} (deprecated: write fsjp_rule)")
+        return
+    implied = "include" if value else "drop_period"
+    if "fsjp_rule" in values:
+        given = values["fsjp_rule"]
+        if given is not None and given != implied:
+            errors.append(
+                f"[spells] include_fsjp = {str(value).lower()} contradicts fsjp_rule = {given!r} "
+                f"(include_fsjp is deprecated: {str(value).lower()} means fsjp_rule = {implied!r}; remove include_fsjp)"
+            )
+        return
+    values["fsjp_rule"] = implied
 
 
 def study_from_mapping(data: Mapping[str, Any], source: str | None = None) -> Study:
@@ -204,6 +297,7 @@ def study_from_mapping(data: Mapping[str, Any], source: str | None = None) -> St
     """
     errors: list[str] = []
     values: dict[str, Any] = {}
+    deprecated: dict[tuple[str, str], Any] = {}
     for section, content in data.items():
         if section in _PASSTHROUGH:
             if not isinstance(content, Mapping):
@@ -217,11 +311,15 @@ def study_from_mapping(data: Mapping[str, Any], source: str | None = None) -> St
             errors.append(f"[{section}]: expected a table, got {content!r}")
             continue
         for key, value in content.items():
+            if (section, key) in _DEPRECATED:
+                deprecated[(section, key)] = value
+                continue
             name = _LAYOUT[section].get(key)
             if name is None:
                 errors.append(f"[{section}] {key}: unknown key (known: {', '.join(_LAYOUT[section])})")
                 continue
             values[name] = _check_value(f"[{section}] {key}", name, value, errors)
+    _resolve_include_fsjp(deprecated, values, errors)
     defaults = Study()
     merged = {n: (values[n] if n in values else getattr(defaults, n)) for n in _FIELD_TYPES if n not in ("analyses", "source")}
     _check_rules(merged, errors)
@@ -261,4 +359,4 @@ def load_study(path: str | Path | None = None) -> Study:
     return study_from_mapping(data, source=str(path))
 
 
-__all__ = ["DEFAULT_STUDY_FILE", "RETURN_TO_WORK_DEFINITIONS", "Study", "load_study", "study_from_mapping"]
+__all__ = ["DEFAULT_STUDY_FILE", "FSJP_RULES", "RETURN_TO_WORK_DEFINITIONS", "Study", "load_study", "study_from_mapping"]

@@ -362,7 +362,9 @@ ATTRITION = Table(
     name="attrition",
     grain="one row per inclusion step x sex ('all', 'woman', 'man')",
     description=(
-        "Every inclusion step in order with the persons and spells remaining. Sex is LISA's; persons not in LISA "
+        "Every inclusion step in order with the persons and spells remaining, among them the benefit periods "
+        "whose code the study does not know (named in the step's description) and the spells the FSJP rule "
+        "drops (fsjp_rule 'drop_spell', FK's). Sex is LISA's; persons not in LISA "
         "count only under 'all' until the step that excludes them."
     ),
     key=("step_order", "sex"),

@@ -344,7 +344,10 @@ def tile_map_figure(
                 alt_parts.append(f"{title}: högst {name(str(hi['level']))} ({format_ratio(hi['estimate'])}), lägst "
                                  f"{name(str(lo['level']))} ({format_ratio(lo['estimate'])})"
                                  + (f"; möjlig underrapportering markerad för {', '.join(hatched)}" if hatched else ""))
-        ticks = [t for t in (0.5, 0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0) if abs(np.log(t)) <= span]
+        # log-symmetric ticks, not crowded at 1; finer ones when the regions differ little
+        ticks = [t for t in (0.25, 0.5, 0.67, 1.0, 1.5, 2.0, 4.0) if abs(np.log(t)) <= span]
+        if len(ticks) < 3:
+            ticks = [t for t in (0.8, 0.9, 1.0, 1.1, 1.25) if abs(np.log(t)) <= span] or [1.0]
         sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
         bar = fig.colorbar(sm, ax=list(axes[0]), orientation="horizontal", fraction=0.04, pad=0.02, aspect=40,
                            ticks=[np.log(t) for t in ticks])

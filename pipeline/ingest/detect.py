@@ -46,6 +46,7 @@ class FileOptions:
     extract: str | None = None  # must agree with the file name
     year: int | None = None  # must agree with the file name
     rows: int | None = None  # data rows, header excluded: must agree with what is read
+    key: str | None = None  # the person key's column name (else [delivery] key, else the recognised names)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,12 @@ class Manifest:
     extraction_date: date | None
     files: dict[str, FileOptions]
     sha256: str | None  # of manifest.toml itself; None when absent
+    key: str | None = None  # [delivery] key: the person key's column name in every file
+
+    def key_for(self, file_name: str) -> str | None:
+        """The person key's column name declared for this file (per file, else for the delivery)."""
+        opts = self.files.get(file_name)
+        return (opts.key if opts is not None and opts.key else None) or self.key
 
 
 @dataclass(frozen=True)
@@ -113,7 +120,9 @@ def known_extracts_text() -> str:
 
 
 def read_manifest(delivery_dir: Path) -> Manifest:
-    """Read `manifest.toml` ([delivery] name, extraction_date; [files."<name>"] encoding, delimiter)."""
+    """Read `manifest.toml` ([delivery] name, extraction_date, key; [files."<name>"] encoding,
+    delimiter, extract, year, rows, key). `key` names the person key's column (e.g.
+    ``key = "P1105_LopNr_PersonNr"``); without it the names of `extracts.LOPNR` are recognised."""
     path = delivery_dir / MANIFEST_NAME
     if not path.exists():
         return Manifest(name=delivery_dir.resolve().name, extraction_date=None, files={}, sha256=None)
@@ -135,9 +144,18 @@ def read_manifest(delivery_dir: Path) -> Manifest:
             extract=opts.get("extract"),
             year=_manifest_int(file_name, "year", opts.get("year")),
             rows=_manifest_int(file_name, "rows", opts.get("rows")),
+            key=_manifest_key(file_name, opts.get("key")),
         )
     return Manifest(name=name, extraction_date=_manifest_date(extraction), files=files,
-                    sha256=hashlib.sha256(raw).hexdigest())
+                    sha256=hashlib.sha256(raw).hexdigest(), key=_manifest_key("[delivery]", delivery.get("key")))
+
+
+def _manifest_key(where: str, value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ContractViolation(f"{MANIFEST_NAME}: key {value!r} of {where} is not a column name")
+    return value.strip()
 
 
 def _manifest_date(value: object) -> date | None:
@@ -330,11 +348,10 @@ def read_first_line(path: Path, encoding: str) -> str:
 
 def detect_delimiter(header_line: str, extract: Extract) -> str | None:
     """The delimiter among ; , tab that splits the header into the most contract column names."""
-    known = {c.name.lower() for c in extract.columns}
     best, best_score = None, (0, 0)
     for delim in DELIMITERS:
         fields = split_header(header_line, delim) or []
-        score = (sum(f.strip().lower() in known for f in fields), len(fields))
+        score = (sum(extract.column_delivered_as(f) is not None for f in fields), len(fields))
         if score > best_score:
             best, best_score = delim, score
     if best_score[1] <= 1:  # no candidate splits the header at all
@@ -351,30 +368,75 @@ def split_header(header_line: str, delimiter: str) -> list[str] | None:
         return None
 
 
-def match_columns(file_name: str, extract: Extract, delivered: list[str]) -> tuple[ColumnMatch | None, list[str]]:
-    """Map delivered column names onto the contract (case-insensitive, any order).
+def match_columns(file_name: str, extract: Extract, delivered: list[str], year: int | None = None,
+                  key_name: str | None = None) -> tuple[ColumnMatch | None, list[str]]:
+    """Map delivered column names onto the contract (case-insensitive, any order, any accepted name).
 
-    Returns the match and the problems found (missing required columns, duplicated names).
+    A column may come under its own name or an alias (`Column.aliases`, per year;
+    `Column.alias_pattern`); `key_name` is the person key's name declared in manifest.toml.
+    Returns the match and the problems found (missing required columns, duplicated names, two
+    names of one concept, a look-alike name that holds something else).
     """
     problems: list[str] = []
-    by_lower = {c.name.lower(): c.name for c in extract.columns}
     contract_of: list[str | None] = []
     seen: dict[str, str] = {}
+    used: dict[str, str] = {}  # contract column -> the delivered name that stands for it
     for name in delivered:
         key = name.strip().lower()
         if key in seen:
             problems.append(f"{file_name}: column '{name.strip()}' appears twice (also as '{seen[key]}')")
         seen[key] = name.strip()
-        contract_of.append(by_lower.get(key))
-    expected = ", ".join(c.name + ("" if c.required else " (optional)") for c in extract.columns)
+        col = extract.column_delivered_as(name, key_name)
+        if col is not None and col.name in used and used[col.name].lower() != key:
+            problems.append(
+                f"{file_name}: columns '{used[col.name]}' and '{name.strip()}' both deliver {col.name} "
+                f"({col.stg_name}); expected only one of {col.names_text()} (remove the other)")
+            contract_of.append(None)
+            continue
+        if col is not None:
+            used.setdefault(col.name, name.strip())
+        contract_of.append(col.name if col is not None else None)
+    expected = ", ".join(_expected_name(c) + ("" if c.required else " (optional)") for c in extract.columns)
     for col in extract.required_columns:
-        if col.name.lower() not in seen:
+        if col.name in used:
+            continue
+        refused = [seen[r.lower()] for r in col.refused_names if r.lower() in seen]
+        if refused:
+            problems.append(
+                f"{file_name}: column '{refused[0]}' holds {col.refused_reason}; expected {col.names_text()} "
+                f"for {col.stg_name} (required column '{col.name}' is missing)")
+        else:
             problems.append(f"{file_name}: required column '{col.name}' is missing (expected columns: {expected})")
+    if key_name and not any(n.strip().lower() == key_name.strip().lower() for n in delivered) and extract.person_level:
+        problems.append(f"{file_name}: {MANIFEST_NAME} names the key column '{key_name}', which the file does not have "
+                        f"(its columns: {', '.join(n.strip() for n in delivered)})")
     match = ColumnMatch(tuple(delivered), tuple(contract_of))
     return (None if problems else match), problems
 
 
-def plan_csv(path: Path, extract: Extract, year: int | None, options: FileOptions) -> tuple[FilePlan | None, list[str]]:
+def _expected_name(col) -> str:
+    """A contract column for the list of expected columns: its name, with its other names."""
+    others = col.names_text()
+    return col.name if others == f"'{col.name}'" else f"{col.name} (as {others})"
+
+
+def column_years(match: ColumnMatch, extract: Extract, year: int | None) -> list[tuple[str, str, str | None]]:
+    """(contract column, delivered name, remark) per delivered contract column; the remark says
+    when a year-specific name is used outside its years."""
+    out = []
+    for delivered, contract in zip(match.delivered, match.contract_of):
+        if contract is None:
+            continue
+        alias = extract.column(contract).alias(delivered)
+        remark = None
+        if alias is not None and year is not None and not alias.covers(year):
+            remark = f"'{alias.name}' is the name used {alias.years_text()}, not in {year}"
+        out.append((contract, delivered.strip(), remark))
+    return out
+
+
+def plan_csv(path: Path, extract: Extract, year: int | None, options: FileOptions,
+             key_name: str | None = None) -> tuple[FilePlan | None, list[str]]:
     """Plan a CSV file: hash, encoding (manifest or detected), delimiter (manifest or detected), header."""
     scan = scan_bytes(path)
     notes: list[str] = []
@@ -412,7 +474,7 @@ def plan_csv(path: Path, extract: Extract, year: int | None, options: FileOption
             f"{path.name}: the header line {header_line[:80]!r} cannot be read as {delimiter!r}-separated column "
             "names (is the file damaged or not a CSV file?)"
         ]
-    match, problems = match_columns(path.name, extract, names)
+    match, problems = match_columns(path.name, extract, names, year, key_name)
     if match is None:
         return None, problems
     return FilePlan(path, extract, year, "csv", scan, match, encoding, delimiter, reader_encoding, source,
@@ -430,10 +492,10 @@ def _duckdb_csv_encoding(encoding: str, path: Path, scan: ByteScan) -> str | Non
 
 
 def plan_columnar(path: Path, extract: Extract, year: int | None, fmt: str, options: FileOptions,
-                  delivered: list[str], encoding: str | None) -> tuple[FilePlan | None, list[str]]:
+                  delivered: list[str], encoding: str | None, key_name: str | None = None) -> tuple[FilePlan | None, list[str]]:
     """Plan a Parquet or SAS file from the column names its reader reports."""
     scan = scan_bytes(path, text=False)
-    match, problems = match_columns(path.name, extract, delivered)
+    match, problems = match_columns(path.name, extract, delivered, year, key_name)
     if match is None:
         return None, problems
     enc = options.encoding or encoding

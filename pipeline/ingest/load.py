@@ -76,6 +76,8 @@ BOOKKEEPING_DDL = {
         "reason_kind varchar"
     ),
     "_warnings": 'file varchar, extract varchar, "column" varchar, kind varchar, n_rows bigint, detail varchar',
+    # every contract column of every file with the name it was delivered under (SyssStat19, P1105_LopNr_PersonNr)
+    "_columns": 'file varchar, extract varchar, year integer, "column" varchar, delivered_name varchar, is_person_key boolean',
 }
 
 
@@ -105,6 +107,8 @@ class LoadSummary:
     warnings: list[tuple[str, str, str, int, str]] = field(default_factory=list)  # file, column, kind, n, detail
     absent_extracts: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # (column, delivered name, files) for the person key and every column not delivered under its own name
+    delivered_names: list[tuple[str, str, int]] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -195,13 +199,14 @@ def plan_delivery(delivery_dir: Path, manifest: Manifest) -> list[FilePlan]:
             say(f"  [{i}/{len(files)}] {path.name}: hashing and reading the header ({_size(path.stat().st_size)}) …")
             options = manifest.files.get(path.name, FileOptions())
             problems += detect.manifest_disagreements(path.name, ex, year, options)
+            key = manifest.key_for(path.name) if ex.person_level else None
             if fmt == "csv":
-                plan, found = detect.plan_csv(path, ex, year, options)
+                plan, found = detect.plan_csv(path, ex, year, options, key)
             elif fmt == "parquet":
-                plan, found = detect.plan_columnar(path, ex, year, fmt, options, readers.parquet_columns(probe, path), None)
+                plan, found = detect.plan_columnar(path, ex, year, fmt, options, readers.parquet_columns(probe, path), None, key)
             else:
                 columns, encoding = readers.sas_columns(path, fmt, options.encoding)
-                plan, found = detect.plan_columnar(path, ex, year, fmt, options, columns, encoding)
+                plan, found = detect.plan_columnar(path, ex, year, fmt, options, columns, encoding, key)
             problems += found
             if plan is not None:
                 plans.append(plan)
@@ -386,6 +391,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, plan: FilePlan, manifest: Manifes
     _refuse(pnr.find_personnummer_columns(con, plan.name, LINED, _pnr_columns(plan), line_column="_line",
                                           cleaned=True))
     check_file(con, plan)
+    _record_columns(con, plan)
     write_raw_rows(con, result)
     if result.rows_in == 0:  # a header and nothing else: loaded as it is, but never silently
         con.execute("insert into wh.raw._warnings values (?, ?, ?, ?, ?, ?)", [
@@ -422,6 +428,21 @@ def check_file(con: duckdb.DuckDBPyConnection, plan: FilePlan) -> None:
     if warnings:
         con.executemany("insert into wh.raw._warnings values (?, ?, ?, ?, ?, ?)",
                         [[plan.name, ex.name, c, k, n, d] for c, k, n, d in warnings])
+
+
+def _record_columns(con: duckdb.DuckDBPyConnection, plan: FilePlan) -> None:
+    """The delivered name of every contract column into raw._columns; a year-specific name used
+    outside its years is a warning (kept: the name is the register's, the year may be mislabelled)."""
+    rows, warnings = [], []
+    for column, delivered, remark in detect.column_years(plan.columns, plan.extract, plan.year):
+        rows.append([plan.name, plan.extract.name, plan.year, column, delivered, plan.extract.column(column).is_person_key])
+        if remark:
+            warnings.append([plan.name, plan.extract.name, column, "name_outside_years", 0,
+                             f"{column} delivered as {remark}; read as {column}"])
+    if rows:
+        con.executemany("insert into wh.raw._columns values (?, ?, ?, ?, ?, ?)", rows)
+    if warnings:
+        con.executemany("insert into wh.raw._warnings values (?, ?, ?, ?, ?, ?)", warnings)
 
 
 def _loaded_rows(plan: FilePlan) -> str:
@@ -472,6 +493,9 @@ def finish_raw_layer(con: duckdb.DuckDBPyConnection, manifest: Manifest, deliver
         "select file, reason_kind, count(distinct line) from wh.raw._quarantine group by all order by 3 desc, 1, 2").fetchall()]
     summary.warnings = [tuple(r) for r in con.execute(
         'select file, "column", kind, n_rows, detail from wh.raw._warnings order by file, "column", kind').fetchall()]
+    summary.delivered_names = [tuple(r) for r in con.execute(
+        'select "column", delivered_name, count(*) from wh.raw._columns '
+        'where is_person_key or lower(delivered_name) <> lower("column") group by all order by 1, 2').fetchall()]
 
 
 def _extraction_date(con: duckdb.DuckDBPyConnection, manifest: Manifest, results: list[FileResult]) -> tuple[date | None, str]:

@@ -52,6 +52,10 @@ def render_summary(s: LoadSummary) -> str:
         lines.append("Warnings, kept in the data and recorded in table raw._warnings:")
         for file, column, kind, n, detail in s.warnings:
             lines.append(f"  {thousands(n):>10}  {kind:<24} {file} {column}: {detail}")
+    if s.delivered_names:
+        lines.append("Column names as delivered (table raw._columns), files per name:")
+        for column, delivered, n in s.delivered_names:
+            lines.append(f"  {thousands(n):>10}  {column:<24} as {delivered}")
     if s.absent_extracts:
         lines.append("Not in this delivery (no raw table): " + ", ".join(s.absent_extracts))
     for note in s.notes:

@@ -37,7 +37,7 @@ REASON_KINDS = (
 )
 WARNING_KINDS = (
     "extra_column", "yyyymmdd_date", "day_unknown", "decimal_comma", "integral_decimal", "noncanonical_diagnosis",
-    "unparseable_diagnosis", "orphan_person", "overlapping_period",
+    "unparseable_diagnosis", "orphan_person", "overlapping_period", "unknown_code_kept", "name_outside_years",
 )
 
 # The population register: a person without a row in any of its years is an orphan.
@@ -194,7 +194,9 @@ def row_checks(extract: Extract, present: set[str]) -> list[RowCheck]:
         if not col.nullable and col.name in present:
             checks.append(RowCheck(col.name, "missing_required_value", f"{v} is null",
                                    sql_string("required value is empty"), "cast(null as varchar)"))
-        if col.dtype != "text" or col.pattern:
+        if col.dtype == "code" and col.on_unknown_code == "warn":
+            pass  # kept and counted by `warning_specs`
+        elif col.dtype != "text" or col.pattern:
             checks.append(RowCheck(col.name, _PARSE_KIND[col.dtype], f"({v} is not null and {parsed(col, v)} is null)",
                                    sql_string(_expected(col)), shown))
         if col.dtype in ("integer", "decimal"):
@@ -365,6 +367,11 @@ def warning_specs(extract: Extract) -> list[WarningSpec]:
             specs.append(WarningSpec(c.name, "integral_decimal", f"coalesce({d} <> {v}, false)",
                                      "whole numbers written as decimals, read as the whole number "
                                      "(e.g. {example})", d))
+        if c.dtype == "code" and c.on_unknown_code == "warn":
+            specs.append(WarningSpec(
+                c.name, "unknown_code_kept", f"({v} is not null and {parsed(c, v)} is null)",
+                f"codes not in code list '{c.codes}' (known: {', '.join(c.allowed_codes())}), kept as delivered "
+                "for the study to decide whether they count (e.g. {example})", _as_delivered(c)))
         if c.dtype == "decimal":
             specs.append(WarningSpec(c.name, "decimal_comma", f"contains({v}, ',')",
                                      "decimal comma read as decimal point (e.g. {example})", v))

@@ -68,6 +68,7 @@ def write_delivery(
     first_year: int = 2018,
     last_year: int = 2024,
     extraction_date: date = date(2025, 3, 31),
+    names: str = "as_delivered",
 ) -> dict:
     """Write a complete synthetic delivery and its truth; return the truth dictionary.
 
@@ -82,8 +83,13 @@ def write_delivery(
     truth_path : where truth.json goes; default ``out_dir/../truth.json``.
     first_year, last_year : calendar years of sickness periods covered.
     extraction_date : end of follow-up of the delivery.
+    names : "as_delivered" (default): the column names a real delivery carries, LISA's
+        year-specific ones (``SyssStat11``/``Sun2000Niva_Old`` to 2018, ``SyssStat19``/
+        ``SUN2020Niva_Old`` from 2019, ``DispInk04``) and the project-prefixed key
+        ``P1105_LopNr_PersonNr`` in FK's files (named in the manifest); "canonical": every
+        column under the contract's own name (``Sun2000Niva_Old`` for education).
     """
     return _write(
         out_dir, persons, seed, faults=faults, fmt=fmt, encoding=encoding, truth_path=truth_path,
-        first_year=first_year, last_year=last_year, extraction_date=extraction_date,
+        first_year=first_year, last_year=last_year, extraction_date=extraction_date, names=names,
     )

@@ -63,12 +63,42 @@ def _remove_old_extract_files(out_dir: Path) -> None:
             p.unlink()
 
 
+# Names a real delivery carries where the contract's own name is not the register's: LISA's
+# disposable income, and the project-prefixed key of FK's files (project number invented).
+DISPOSABLE_INCOME_AS_DELIVERED = "DispInk04"
+PREFIXED_KEY = "P1105_LopNr_PersonNr"
+PREFIXED_KEY_EXTRACTS = ("fk_midas_sjukpenning", "fk_midas_ersattning", "fk_samverkan")
+
+
+def delivered_names(ex, year: int | None, names: str) -> dict[str, str]:
+    """Contract name -> name written, for the columns not written under the contract's name.
+
+    "canonical": only columns whose own name the contract refuses (education: the first alias).
+    "as_delivered": LISA's year-specific names, DispInk04, and the prefixed key in FK's files.
+    """
+    out = {}
+    for c in ex.columns:
+        if names == "canonical":
+            written = c.delivered_names()[0]
+        elif c.name == "DispInkPersF04":
+            written = DISPOSABLE_INCOME_AS_DELIVERED
+        elif c.is_person_key:
+            written = PREFIXED_KEY if ex.name in PREFIXED_KEY_EXTRACTS else c.name
+        else:
+            written = c.delivered_name_for(year)
+        if written != c.name:
+            out[c.name] = written
+    return out
+
+
 def write_delivery(
     out_dir, persons: int, seed: int, *, faults: bool = False, fmt: str = "csv", encoding: str = "utf-8",
     truth_path=None, first_year: int = 2018, last_year: int = 2024, extraction_date: date = date(2025, 3, 31),
-    params: SynthParameters | None = None,
+    params: SynthParameters | None = None, names: str = "as_delivered",
 ) -> dict:
     """See `pipeline.synth.write_delivery`."""
+    if names not in ("as_delivered", "canonical"):
+        raise ValueError(f"names must be 'as_delivered' or 'canonical', not {names!r}")
     out_dir = Path(out_dir)
     truth_path = Path(truth_path) if truth_path else out_dir.parent / "truth.json"
     _check(out_dir, persons, fmt, encoding, truth_path, first_year, last_year, extraction_date)
@@ -92,16 +122,20 @@ def write_delivery(
         path = out_dir / f"{stem}.{ext}"
         if injector:
             chunks = injector.apply(stem, chunks)
+        renames = delivered_names(ex, year, names)
+        if renames:
+            chunks = (df.rename({k: v for k, v in renames.items() if k in df.columns}) for df in chunks)
+        key = renames.get("LopNr")
         if fmt == "csv":
             enc = "latin-1" if stem in plan.latin1 else encoding
             delim = plan.delimiter.get(stem, ";")
             rows = write_csv(path, chunks, delimiter=delim, encoding=enc)
             files.append({"file": path.name, "extract": ex.name, "year": year, "format": fmt,
                           "encoding": None if stem in plan.latin1 else enc,
-                          "delimiter": None if stem in plan.delimiter else delim, "rows": rows})
+                          "delimiter": None if stem in plan.delimiter else delim, "rows": rows, "key": key})
         else:
             rows = write_parquet(path, stem, chunks)
-            files.append({"file": path.name, "extract": ex.name, "year": year, "format": fmt, "rows": rows})
+            files.append({"file": path.name, "extract": ex.name, "year": year, "format": fmt, "rows": rows, "key": key})
         return rows
 
     def one(build):

@@ -20,11 +20,11 @@ import numpy as np
 import polars as pl
 
 from data_schemas.codes import regions
-from data_schemas.extracts import match_file_stem
+from data_schemas.extracts import extract, match_file_stem
 from pipeline.synth.frames import iso, lookup
 from pipeline.synth.simulate import GroundTruth, rng_for
 
-KINDS = ("exact_duplicate", "end_before_start", "unknown_code", "orphan_person", "overlapping_period",
+KINDS = ("exact_duplicate", "end_before_start", "unknown_code", "unknown_code_kept", "orphan_person", "overlapping_period",
          "diagnosis_variant", "yyyymmdd_date")
 QUARANTINED = ("exact_duplicate", "end_before_start", "unknown_code")
 
@@ -190,7 +190,11 @@ class FaultInjector:
         half = len(unk) // 2
         for (col, bad), part in zip(UNKNOWN_CODES[stem], (unk[:half], unk[half:])):
             extras.append(df[part].with_columns(pl.lit(bad).alias(col))); after.append(part)
-        self.count(stem, "unknown_code", len(unk))
+            # a column whose contract keeps unknown codes (Formankod) warns instead of quarantining
+            kept = extract(stem.split(".")[0]).column(col).on_unknown_code == "warn"
+            self.count(stem, "unknown_code_kept" if kept else "unknown_code", len(part))
+            if kept:  # the kept copy overlaps the period it copies
+                self.count(stem, "overlapping_period", len(part))
         length = tom[ovl] - fom[ovl]
         new_fom = fom[ovl] + 1 + np.floor(rng.random(len(ovl)) * (length - 1)).astype(np.int64)
         new_tom = new_fom + np.floor(rng.random(len(ovl)) * (tom[ovl] - new_fom + 1)).astype(np.int64)

@@ -20,6 +20,7 @@ as delivered.
     encoding = "utf-8"                     # csv only; omitted when it must be detected
     delimiter = ";"                        # csv only; omitted when it must be detected
     rows = 12345                           # data rows (header excluded)
+    key = "P1105_LopNr_PersonNr"           # the person key's column, when not LopNr
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def manifest_toml(name: str, extraction_date: date, files: list[dict]) -> str:
              f"extraction_date = {extraction_date.isoformat()}", 'producer = "koord synth"', ""]
     for f in files:
         lines.append(f"[files.{_toml_str(f['file'])}]")
-        for key in ("extract", "year", "format", "encoding", "delimiter", "rows"):
+        for key in ("extract", "year", "format", "encoding", "delimiter", "rows", "key"):
             if f.get(key) is None:
                 continue
             v = f[key]

@@ -37,7 +37,13 @@ def model_vars(ctx: BuildContext) -> dict[str, Any]:
         "age_max_years": st.age_max_years,
         "min_spell_days": st.min_spell_days,
         "gap_days": st.gap_days,
+        # benefit codes: counted as sick leave; joined into spells by the gap rule (those plus FSJP
+        # under fsjp_rule 'drop_spell'); one period of which drops its spell; known to the study
         "benefit_codes": list(st.benefit_codes),
+        "spell_benefit_codes": list(st.spell_benefit_codes),
+        "spell_dropping_codes": list(st.spell_dropping_codes),
+        "known_benefit_codes": list(st.known_benefit_codes),
+        "fsjp_rule": st.fsjp_rule,
         "relapse_window_days": st.relapse_window_days,
         "return_to_work": st.return_to_work,
         # (label, first day, first day of the next band or NULL): the rows of person_time's bands

@@ -59,8 +59,13 @@ def definitions(study: Mapping[str, Any] | None, extraction_date: Any) -> list[t
     benefits = ["sjukpenning (SJP)"]
     if study.get("include_rhp"):
         benefits.append("rehabiliteringspenning (RHP)")
-    if study.get("include_fsjp"):
+    if study.get("include_asjp"):
+        benefits.append("arbetsskadesjukpenning (ASJP)")
+    # fsjp_rule; build records from before it carry include_fsjp
+    fsjp_rule = study.get("fsjp_rule") or ("include" if study.get("include_fsjp") else "drop_period")
+    if fsjp_rule == "include":
         benefits.append("förebyggande sjukpenning (FSJP)")
+    benefits += [f"förmånskod {code}" for code in study.get("extra_sick_leave_codes") or ()]
     bands = study.get("time_bands") or []
     out = [
         ("Studieperiod", f"sjukfall som börjar {study.get('spell_start_from')} till {study.get('spell_start_to')}; "
@@ -70,8 +75,10 @@ def definitions(study: Mapping[str, Any] | None, extraction_date: Any) -> list[t
                              f"{study.get('min_spell_days')} dagar."),
         ("Sjukfall", f"perioder med {', '.join(benefits)} i Försäkringskassans MiDAS slås ihop till ett sjukfall om "
                      f"nästa period börjar högst {study.get('gap_days')} dagar efter föregående periods slut "
-                     "(insjuknanderegeln). Dag 0 är sjukfallets första dag (insjuknandedatum, inklusive "
-                     "arbetsgivarperioden)."),
+                     "(insjuknanderegeln)"
+                     + (", och ett sjukfall med någon period med förebyggande sjukpenning (FSJP) tas bort helt "
+                        "(Försäkringskassans regel)" if fsjp_rule == "drop_spell" else "")
+                     + ". Dag 0 är sjukfallets första dag (insjuknandedatum, inklusive arbetsgivarperioden)."),
         ("Återgång i arbete", RTW_DEFINITIONS_SV.get(str(study.get("return_to_work")), str(study.get("return_to_work")))
          + f" (fönster {study.get('relapse_window_days')} dagar). Ett nytt sjukfall inom fönstret räknas som återfall "
            "och sjukfallet censureras."),

@@ -25,12 +25,15 @@ def attrition(new_raw):
     return {(r["step"], r["sex"]): (r["n_persons"], r["n_spells"], r["n_benefit_periods"]) for r in rows}, rows
 
 
-STEPS = ("benefit_periods", "included_benefits", "spells_built", "start_in_study_period", "age_in_range",
-         "min_spell_length", "person_in_lisa", "study_population")
-EXPECTED = {  # sex: (persons, spells, periods) per step
-    "all": [(7, None, 8), (6, None, 7), (6, 7, 7), (5, 6, 6), (4, 5, 5), (3, 4, 4), (2, 3, 3), (2, 3, 3)],
-    "woman": [(3, None, 4), (3, None, 4), (3, 4, 4), (2, 3, 3), (2, 3, 3), (1, 2, 2), (1, 2, 2), (1, 2, 2)],
-    "man": [(3, None, 3), (2, None, 2), (2, 2, 2), (2, 2, 2), (1, 1, 1), (1, 1, 1), (1, 1, 1), (1, 1, 1)],
+STEPS = ("benefit_periods", "known_benefit_codes", "included_benefits", "spells_built", "fsjp_rule",
+         "start_in_study_period", "age_in_range", "min_spell_length", "person_in_lisa", "study_population")
+EXPECTED = {  # sex: (persons, spells, periods) per step; FK's FSJP rule drops person 2's spell at 'fsjp_rule'
+    "all": [(7, None, 8), (7, None, 8), (7, None, 8), (7, 8, 8), (6, 7, 7), (5, 6, 6), (4, 5, 5), (3, 4, 4), (2, 3, 3),
+            (2, 3, 3)],
+    "woman": [(3, None, 4), (3, None, 4), (3, None, 4), (3, 4, 4), (3, 4, 4), (2, 3, 3), (2, 3, 3), (1, 2, 2), (1, 2, 2),
+              (1, 2, 2)],
+    "man": [(3, None, 3), (3, None, 3), (3, None, 3), (3, 3, 3), (2, 2, 2), (2, 2, 2), (1, 1, 1), (1, 1, 1), (1, 1, 1),
+            (1, 1, 1)],
 }
 
 
@@ -43,11 +46,14 @@ def test_each_step_removes_what_it_should(attrition, sex):
 def test_steps_are_in_order_with_swedish_descriptions(attrition):
     _, rows = attrition
     assert [r["step"] for r in rows if r["sex"] == "all"] == list(STEPS)
-    assert [r["step_order"] for r in rows if r["sex"] == "all"] == list(range(1, 9))
+    assert [r["step_order"] for r in rows if r["sex"] == "all"] == list(range(1, 11))
     descriptions = {r["step"]: r["description_sv"] for r in rows}
     assert descriptions["start_in_study_period"] == "Sjukfallet börjar 2018-01-01–2024-06-30"
     assert descriptions["min_spell_length"] == "Sjukfallet varar mer än 14 dagar"
     assert "glapp högst 5 dagar" in descriptions["spells_built"]
+    assert descriptions["known_benefit_codes"].endswith("bort: inga okända koder")
+    assert descriptions["included_benefits"].startswith("Perioder med förmåner som bildar sjukfall (SJP, RHP, ASJP, FSJP)")
+    assert "hela sjukfallet" in descriptions["fsjp_rule"]
 
 
 def test_it_adds_up(attrition):

@@ -25,7 +25,7 @@ from pipeline.warehouse_models.variables import model_vars
 
 STUDIES = {
     "default": Study(),
-    "other choices": Study(gap_days=90, include_rhp=False, include_fsjp=True, relapse_window_days=10,
+    "other choices": Study(gap_days=90, include_rhp=False, fsjp_rule="include", relapse_window_days=10,
                            return_to_work="earnings_confirmed", time_bands=(0, 30, 90), min_spell_days=0),
 }
 

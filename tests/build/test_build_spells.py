@@ -103,13 +103,17 @@ def test_fsjp_is_not_sick_leave_by_default_and_cannot_bridge_a_gap(make_raw):
         raw.period(2, "2021-03-02", "2021-03-31")
         return raw
 
-    default = deliver(make_raw())
+    dropped_periods = deliver(make_raw())
+    dropped_periods.build(fsjp_rule="drop_period")
+    assert dropped_periods.spells(1) == []
+    assert starts_and_ends(dropped_periods, 2) == [(D("2021-01-01"), D("2021-01-31")), (D("2021-03-02"), D("2021-03-31"))]
+
+    default = deliver(make_raw())  # FK's rule: the spell the FSJP period belongs to goes whole
     default.build()
-    assert default.spells(1) == []
-    assert starts_and_ends(default, 2) == [(D("2021-01-01"), D("2021-01-31")), (D("2021-03-02"), D("2021-03-31"))]
+    assert default.spells(1) == [] and default.spells(2) == []
 
     included = deliver(make_raw())
-    included.build(include_fsjp=True)
+    included.build(fsjp_rule="include")
     assert starts_and_ends(included, 1) == [(D("2020-01-01"), D("2020-03-31"))]
     assert starts_and_ends(included, 2) == [(D("2021-01-01"), D("2021-03-31"))]
 

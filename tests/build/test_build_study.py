@@ -15,11 +15,13 @@ def test_the_documented_study_file_holds_the_defaults_of_the_issue():
     assert (study.age_min_years, study.age_max_years) == (16, 64)
     assert study.min_spell_days == 14
     assert study.gap_days == 5
-    assert study.include_rhp is True and study.include_fsjp is False
+    assert study.include_rhp is True and study.include_asjp is True
+    assert study.fsjp_rule == "drop_spell" and study.extra_sick_leave_codes == ()
     assert study.relapse_window_days == 30
     assert study.return_to_work == "benefit_end"
     assert study.time_band_labels() == ("0-14", "15-30", "31-60", "61-90", "91-180", "181-365", "366+")
-    assert study.benefit_codes == ("SJP", "RHP")
+    assert study.benefit_codes == ("SJP", "RHP", "ASJP")
+    assert study.spell_benefit_codes == ("SJP", "RHP", "ASJP", "FSJP")
     assert load_study(None) == study
 
 
@@ -97,7 +99,8 @@ def test_choices_and_passthrough_of_analyses():
         source="inline",
     )
     assert study.gap_days == 90
-    assert study.benefit_codes == ("SJP", "RHP", "FSJP")
+    assert study.fsjp_rule == "include"  # the deprecated include_fsjp = true
+    assert study.benefit_codes == ("SJP", "RHP", "FSJP", "ASJP")
     assert study.return_to_work == "earnings_confirmed"
     assert study.spell_start_from == date(2019, 1, 1)
     assert study.time_band_labels() == ("0-29", "30-89", "90+")

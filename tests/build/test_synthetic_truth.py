@@ -95,11 +95,16 @@ def test_spells_coordination_and_end_reasons_match_the_truth(synthetic):
     n_persons = con.execute("select count(*) from main.persons").fetchone()[0]
     assert n_persons == counts["persons"]
 
-    # every spell built: the truth's plus one per orphan row (a person missing from LISA), which
-    # the attrition removes at its LISA step
+    # every spell FK's FSJP rule keeps: the truth's plus one per orphan row (a person missing from
+    # LISA), which the attrition removes at its LISA step; the rule drops exactly the spells built
+    # with an FSJP period (the generator's FSJP periods stand apart from the sick-leave spells)
     steps = dict(con.execute("select step, n_spells from main.attrition where sex = 'all'").fetchall())
     orphans = truth["faults"]["rows"].get("fk_midas_sjukpenning", {}).get("orphan_person", 0)
-    assert steps["spells_built"] == counts["all_spells_in_delivery"] + orphans
+    assert steps["fsjp_rule"] == counts["all_spells_in_delivery"] + orphans
+    fsjp_spells = con.execute(
+        "select count(distinct (person_id, spell_seq)) from intermediate.int_benefit_periods_sequenced where is_in_dropped_spell"
+    ).fetchone()[0]
+    assert steps["spells_built"] - steps["fsjp_rule"] == fsjp_spells > 0
     not_in_lisa = con.execute("select count(*) from intermediate.int_spells_screened where not is_in_lisa").fetchone()[0]
     assert not_in_lisa == orphans
 

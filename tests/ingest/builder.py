@@ -65,7 +65,17 @@ def write_extract(directory: Path, name: str, rows: list[dict[str, str]] | None 
     rows = rows if rows is not None else valid_rows(ex, n)
     header = columns or [c.name for c in ex.columns]
     body = [[r.get(h, "") for h in header] for r in rows]
-    return write_csv(directory / file_name(ex, year), header, body, **csv_options)
+    return write_csv(directory / file_name(ex, year), [delivered_header(ex, h, year) for h in header], body, **csv_options)
+
+
+def delivered_header(ex: Extract, name: str, year: int | None) -> str:
+    """The header a contract column is written under: its own name, or (when the contract does
+    not accept that, as for `Sun2000Niva`) the name a delivery of that year carries."""
+    try:
+        col = ex.column(name)
+    except KeyError:
+        return name
+    return name if col.accepts_own_name else col.delivered_name_for(year)
 
 
 def write_delivery(directory: Path, n: int = 3, manifest: str | None = None) -> Path:

@@ -23,7 +23,22 @@ def read_csv(path: Path, truth: dict) -> pl.DataFrame:
     """A delivery CSV as text columns (empty field = null)."""
     enc, delim = file_settings(path, truth)
     text = path.read_bytes().decode(enc)
-    return pl.read_csv(text.encode("utf-8"), separator=delim, infer_schema=False)
+    return as_contract_names(pl.read_csv(text.encode("utf-8"), separator=delim, infer_schema=False), path.stem)
+
+
+def as_contract_names(df: pl.DataFrame, stem: str) -> pl.DataFrame:
+    """The frame with its columns under the contract's names (the generator writes the names a
+    real delivery carries: SyssStat19, P1105_LopNr_PersonNr, ...)."""
+    match = match_file_stem(stem)
+    if not match:
+        return df
+    ex, _ = match
+    renames = {}
+    for name in df.columns:
+        col = ex.column_delivered_as(name)
+        if col is not None and name != col.name and col.name not in df.columns:
+            renames[name] = col.name
+    return df.rename(renames)
 
 
 def read_all(delivery: Path, truth: dict) -> dict[str, pl.DataFrame]:

@@ -14,7 +14,7 @@ from data_schemas.extracts import EXTRACTS, extract, match_file_stem
 from pipeline.cli import main
 from koord.errors import KoordError
 from pipeline.synth import write_delivery
-from synth_helpers import N_PERSONS, load_truth, read_all, read_csv
+from synth_helpers import N_PERSONS, as_contract_names, load_truth, read_all, read_csv
 
 LISA_YEARS = range(2017, 2025)
 
@@ -32,7 +32,7 @@ def test_every_extract_is_written_with_exactly_the_contract_columns(clean_delive
     for p in delivery.glob("*.csv"):
         ex, _ = match_file_stem(p.stem)
         header = p.read_text(encoding="utf-8").split("\n", 1)[0]
-        assert header.split(";") == [c.name for c in ex.columns], p.name
+        assert [ex.column_delivered_as(h).name for h in header.split(";")] == [c.name for c in ex.columns], p.name
     assert not (delivery / "truth.json").exists() and (delivery.parent / "truth.json").exists()
 
 
@@ -199,16 +199,16 @@ def test_parquet_delivery(tmp_path):
     files = sorted(delivery.glob("*.parquet"))
     assert {p.stem for p in files} == expected_stems()
     for p in files:
-        df = pl.read_parquet(p)
+        df = as_contract_names(pl.read_parquet(p), p.stem)
         ex, _ = match_file_stem(p.stem)
         contract = [c.name for c in ex.columns]
         assert df.columns[: len(contract)] == contract
         assert df.height == truth["sizes"]["files"][p.name]
-    lisa = pl.read_parquet(delivery / "scb_lisa_2020.parquet")
+    lisa = as_contract_names(pl.read_parquet(delivery / "scb_lisa_2020.parquet"), "scb_lisa_2020")
     assert lisa["LopNr"].dtype == pl.Int64 and lisa["Lan"].dtype == pl.String
-    sj = pl.read_parquet(delivery / "fk_midas_sjukpenning.parquet")
+    sj = as_contract_names(pl.read_parquet(delivery / "fk_midas_sjukpenning.parquet"), "fk_midas_sjukpenning")
     assert sj["FomDatum"].dtype == pl.String  # some rows carry YYYYMMDD dates: kept as delivered
-    clean_dates = pl.read_parquet(delivery / "fk_samverkan.parquet")
+    clean_dates = as_contract_names(pl.read_parquet(delivery / "fk_samverkan.parquet"), "fk_samverkan")
     assert clean_dates["HandelseDatum"].dtype == pl.Date
     assert truth["faults"]["files"]["latin1"] == [] and truth["faults"]["files"]["delimiter"] == {}
 
@@ -239,3 +239,13 @@ def test_registration_periods_of_a_person_do_not_overlap(clean_delivery):
     same = af["LopNr"] == af["LopNr"].shift(1)
     assert not (same & (af["InskrDatum"] <= prev_end)).any()
     assert af.height > 0 and af["AvaktDatum"].null_count() > 0
+
+
+def test_files_carry_the_names_a_real_delivery_of_that_year_carries(clean_delivery):
+    delivery, _ = clean_delivery
+    header = lambda name: (delivery / name).read_text(encoding="utf-8").splitlines()[0].split(";")  # noqa: E731
+    assert {"SyssStat11", "Sun2000Niva_Old", "DispInk04", "LopNr"} <= set(header("scb_lisa_2018.csv"))
+    assert {"SyssStat19", "SUN2020Niva_Old", "DispInk04"} <= set(header("scb_lisa_2020.csv"))
+    assert header("fk_midas_sjukpenning.csv")[0] == "P1105_LopNr_PersonNr"
+    manifest = tomllib.loads((delivery / "manifest.toml").read_text(encoding="utf-8"))
+    assert manifest["files"]["fk_samverkan.csv"]["key"] == "P1105_LopNr_PersonNr"

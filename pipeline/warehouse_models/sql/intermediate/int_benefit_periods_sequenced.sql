@@ -1,7 +1,9 @@
 -- int_benefit_periods_sequenced
--- grain: one row per benefit period of a benefit the study counts, with its spell
+-- grain: one row per benefit period that takes part in the gap rule, with its spell
 --
--- The gap rule: each period gets the sequence number of its spell within the person.
+-- The gap rule: each period gets the sequence number of its spell within the person. Under
+-- fsjp_rule 'drop_spell' (FK's statistics) a spell with any FSJP period is dropped whole:
+-- is_in_dropped_spell marks all its periods, and int_spells_joined leaves them out.
 {%- set period_order = "period_sick_start_date, period_start_date, period_end_date nulls last, extent_pct, benefit_code, diagnosis_code, occupation_status, sick_start_date" %}
 with benefit_periods as (
     select * from {{ ref('int_benefit_periods_filtered') }}
@@ -28,7 +30,7 @@ flagged as (
     from ordered
 ),
 
-final as (
+sequenced as (
     select
         *,
         sum(is_new_spell::integer) over (
@@ -36,6 +38,17 @@ final as (
             rows between unbounded preceding and current row
         ) as spell_seq
     from flagged
+),
+
+final as (
+    select
+        *,
+        {%- if var('spell_dropping_codes') %}
+        bool_or(benefit_code in ({{ var('spell_dropping_codes') }})) over (partition by person_id, spell_seq)
+        {%- else %}
+        false
+        {%- endif %} as is_in_dropped_spell
+    from sequenced
 )
 
 select * from final

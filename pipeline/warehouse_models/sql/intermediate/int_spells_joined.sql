@@ -1,7 +1,8 @@
 -- int_spells_joined
--- grain: one row per spell (sjukfall) of a person, all spells built
+-- grain: one row per spell (sjukfall) of a person, all spells built and kept by the FSJP rule
 --
--- The periods of one spell joined into it. Dates: day 0 = the spell's first day; its last day
+-- The periods of one spell joined into it; spells the FSJP rule drops (fsjp_rule 'drop_spell')
+-- are left out, so they are neither studied nor anyone's next spell. Dates: day 0 = the spell's first day; its last day
 -- is spell_end_date (NULL while open at the extraction date).
 with benefit_periods as (
     select * from {{ ref('int_benefit_periods_sequenced') }}
@@ -25,6 +26,7 @@ spells as (
             as extent_at_end_pct,
         first(occupation_status order by period_start_date, occupation_status) as occupation_status
     from benefit_periods
+    where not is_in_dropped_spell
     group by person_id, spell_seq
 ),
 
