@@ -11,6 +11,8 @@ from reports.disclosure import DisclosureClass as C
 from reports.disclosure import OutputDeclaration as D
 
 OUTPUTS: tuple[D, ...] = (
+    D("karantan", C.FREQUENCY, "Rader i karantän per registerutdrag",
+      "Rader som bröt mot leveransens kontrakt, per utdrag (raw._quarantine)."),
     D("leveransfiler", C.FREQUENCY, "Rader per levererad fil",
       "Antal rader i varje fil av leveransen (raw._manifest.rows_in)."),
     D("bortfall", C.FREQUENCY, "Urvalsflöde",

@@ -43,4 +43,20 @@ def run(args: argparse.Namespace) -> int:
     summary = ingest_delivery(args.delivery, args.warehouse, replace=args.replace,
                               memory_limit=args.memory_limit, threads=args.threads)
     print(render_summary(summary))
+    print(completeness_text(args.warehouse))
     return 0
+
+
+def completeness_text(warehouse) -> str:
+    """The delivery's completeness per extract, read back from the warehouse's raw layer."""
+    import duckdb
+
+    from data_schemas.completeness import delivery_completeness, render_completeness
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        files = con.execute("select file, extract, year, rows_in from raw._manifest").df()
+        quarantined = dict(con.execute("select file, count(*) from raw._quarantine group by 1").fetchall())
+    finally:
+        con.close()
+    return render_completeness(delivery_completeness(files, quarantined))

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 
+from data_schemas.completeness import delivery_completeness, study_needed_years
 from data_schemas.study import study_from_mapping
 from koord.errors import StudyDefinitionError
 from reports.disclosure import FrequencyOutput, Output
@@ -28,6 +29,12 @@ def collect(inputs: ReportInputs) -> Sequence[Output]:
         rows = inputs.query("select file, rows_in from raw._manifest order by file")
         table = counts_single_column(rows.set_index("file")["rows_in"].fillna(0), "rows_in")
         outputs.append(FrequencyOutput(declaration("leveransfiler"), {"filer": table}))
+    if inputs.has_table("raw", "_quarantine") and inputs.has_table("raw", "_manifest"):
+        quarantined = inputs.query(
+            "select m.extract, count(q.file) as n from raw._manifest m left join raw._quarantine q using (file) "
+            "group by 1 order by 1")
+        table = counts_single_column(quarantined.set_index("extract")["n"].fillna(0), "rows_quarantined")
+        outputs.append(FrequencyOutput(declaration("karantan"), {"karantan": table}))
     if inputs.has_table("main", "attrition"):
         attrition = inputs.query("select * from main.attrition order by step_order, sex")
         tables = {}
@@ -143,11 +150,53 @@ def render(ctx: RenderContext) -> Markup:
                      ("rows_in", "Rader", "count")],
             row_header=("file", "Fil"), source=files,
         )
+    completeness_view = _completeness_view(meta, files, ctx.get("karantan"))
     return ctx.render(
-        "sections/data.html.j2", delivery=delivery, extraction_date=format_date(extraction_date),
+        "sections/data.html.j2", delivery=delivery, completeness_view=completeness_view, extraction_date=format_date(extraction_date),
         loaded_at=format_date(delivery.get("loaded_at")),
         definitions=definitions(meta.study, extraction_date), attrition=attrition, attrition_views=attrition_views,
         files_view=files_view, differs=study_file_differs(meta),
+    )
+
+
+STATUS_SV = {"complete": "komplett", "incomplete": "ofullständig", "not_delivered": "ej levererad"}
+
+
+def _year(value: Any) -> int | None:
+    text = str(value or "")
+    return int(text[:4]) if text[:4].isdigit() else None
+
+
+def _completeness_view(meta: ReportMeta, files, quarantine):
+    """Per extract: delivered or not, the years (and the years the study needs that are missing),
+    empty files, status; rows quarantined from the checked output (withheld when few)."""
+    if meta.manifest is None or not len(meta.manifest) or files is None or files.is_blocked:
+        return None
+    frame = meta.manifest.copy()
+    frame["rows_in"] = frame["file"].map(files.table("filer")["rows_in"].to_dict())
+    study = meta.study or {}
+    first, last = _year(study.get("spell_start_from")), _year(study.get("spell_start_to"))
+    needed = study_needed_years("scb_lisa", first, last) if first and last else None
+    table = delivery_completeness(frame[["file", "extract", "year", "rows_in"]], None, needed)
+    has_quarantine = quarantine is not None and not quarantine.is_blocked
+    if has_quarantine:
+        published = quarantine.table("karantan")["rows_quarantined"].to_dict()
+        table["rows_quarantined"] = table["extract"].map(lambda e: published.get(e, 0))  # None where withheld
+    table["status"] = table["status"].map(STATUS_SV)
+    for column in ("n_files", "n_empty_files"):  # numbers of files: metadata, not counts of persons
+        table[column] = table[column].astype(str)
+    table["extract"] = table["extract"] + " (" + table["title_sv"] + ")"
+    sources = [o for o in (quarantine,) if o is not None and not o.is_blocked]
+    return simple_table_view(
+        table, table_id="tabell-fullstandighet", caption="Leveransens fullständighet per registerutdrag",
+        columns=[("n_files", "Filer", "text"), ("years", "År", "text"), ("missing_years", "Saknade år", "text"),
+                 ("n_empty_files", "Tomma filer", "text"),
+                 *([("rows_quarantined", "Rader i karantän", "count")] if has_quarantine else []),
+                 ("status", "Status", "text")],
+        row_header=("extract", "Utdrag"), source=sources[0] if sources else None,
+        notes=["Saknade år: år som fattas inom den levererade serien, och för LISA de år studien behöver (året före "
+               "det första sjukfallets startår till det sista). Rader i karantän: rader som bröt mot leveransens "
+               "kontrakt och lades åt sidan med sitt skäl (utdatakontroll.html)."],
     )
 
 
