@@ -33,7 +33,10 @@ def _allowed(col: Column) -> str:
     if col.codes == "regions":
         return "21 regionkoder (01–25)"
     if col.codes:
-        return ", ".join(f"{c.code} = {c.label_sv}" for c in code_list(col.codes))
+        text = ", ".join(f"{c.code} = {c.label_sv}" for c in code_list(col.codes))
+        if col.code_labels:  # labels delivered instead of the codes, read as the codes
+            text += "; även som text: " + col.labels_text()
+        return text
     if col.pattern:
         return f"mönster {col.pattern}"
     if col.positive:

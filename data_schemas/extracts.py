@@ -25,6 +25,18 @@ else (``SUN2020Niva`` is the detailed 3-digit code, not the 7-level education): 
 without an accepted name, the file is refused naming them. Two accepted names of one concept
 in one file are an error. Names are matched case-insensitively; the delivered name of every
 column is recorded per file in ``raw._columns``.
+
+Codes as labels. A code column's ``code_labels`` lists text labels a register may deliver
+instead of the codes (`scb_bakgrund`'s region of birth: ``Sverige`` for 1, ...); a label,
+matched case-insensitively, is read as its code in the raw layer (counted as a warning), any
+other value is quarantined naming the codes and the labels.
+
+Current identity. In SCB's person files a ``LopNr`` may repeat when a person's identity number
+changed; ``SenPNr = 1`` marks the row of the current identity (``Extract.current_identity``
+names the column). The column is optional: when delivered, the repeated rows are kept in the
+raw layer and counted (warning ``senpnr_repeat``), and the intermediate layer uses the rows
+with ``SenPNr = 1``; a person (and year) with no such row keeps all its rows, as without the
+column. Without the column nothing changes.
 """
 
 from __future__ import annotations
@@ -96,6 +108,7 @@ class Column:
     refused_names: tuple[str, ...] = ()  # look-alike names that hold something else
     refused_reason: str = ""  # what a refused name holds, for the refusal
     on_unknown_code: str = "quarantine"  # code columns: "quarantine" the row, or "warn" and keep it
+    code_labels: tuple[tuple[str, str], ...] = ()  # code columns: (label as delivered, code) read as the code
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
@@ -106,6 +119,12 @@ class Column:
             raise ValueError(f"column {self.name}: on_unknown_code must be 'quarantine' or 'warn'")
         if self.on_unknown_code == "warn" and self.dtype != "code":
             raise ValueError(f"column {self.name}: on_unknown_code applies to code columns only")
+        if self.code_labels and self.dtype != "code":
+            raise ValueError(f"column {self.name}: code_labels apply to code columns only")
+        if any(code not in self.allowed_codes() for _label, code in self.code_labels):
+            raise ValueError(f"column {self.name}: a label maps to a code not in code list {self.codes!r}")
+        if len({label.lower() for label, _code in self.code_labels}) != len(self.code_labels):
+            raise ValueError(f"column {self.name}: a label is listed twice")
         accepted = {n.lower() for n in self.delivered_names()}
         if accepted & {n.lower() for n in self.refused_names}:
             raise ValueError(f"column {self.name}: a name is both accepted and refused")
@@ -146,6 +165,10 @@ class Column:
     def allowed_codes(self) -> tuple[str, ...]:
         return codes(self.codes) if self.codes else ()
 
+    def labels_text(self) -> str:
+        """The accepted labels for people: 'Sverige' = 1, 'Norden utom Sverige' = 2, ..."""
+        return ", ".join(f"'{label}' = {code}" for label, code in self.code_labels)
+
 
 @dataclass(frozen=True)
 class PeriodRule:
@@ -174,6 +197,8 @@ class Extract:
     periods: tuple[PeriodRule, ...] = ()
     caveats: tuple[str, ...] = ()
     staging_table: str = ""  # stg_<register>__<entity>s
+    optional: bool = False  # the build runs without it (its staging view is then empty)
+    current_identity: str | None = None  # column marking a repeated LopNr's current row (SenPNr = 1)
 
     def column(self, name: str) -> Column:
         for c in self.columns:
@@ -223,6 +248,30 @@ LOPNR = Column(
 
 def _lopnr() -> Column:
     return LOPNR
+
+
+def _senpnr() -> Column:
+    return Column(
+        "SenPNr",
+        "is_current_identity",
+        "code",
+        "Latest identity: 1 = the row of the person's current identity number, 0 = an earlier one "
+        "(a LopNr repeats when the identity number changed).",
+        codes="binary",
+        required=False,
+        nullable=True,
+    )
+
+
+# Region of birth as text, as SCB's background files may deliver it (extracts.md), besides
+# the code list's own labels.
+BIRTH_REGION_LABELS = (
+    ("Sverige", "1"),
+    ("Norden utom Sverige", "2"),
+    ("EU28 utom Norden", "3"),
+    ("EU/EES utom Norden", "3"),
+    ("Övriga världen", "4"),
+)
 
 
 EXTRACTS: tuple[Extract, ...] = (
@@ -276,11 +325,44 @@ EXTRACTS: tuple[Extract, ...] = (
                 nullable=True,
                 aliases=(Alias("SyssStat11", to_year=2018), Alias("SyssStat19", from_year=2019)),
             ),
-            Column("FodGrEg4", "birth_region_code", "code", "Region of birth.", codes="birth_region", nullable=True),
+            Column("FodGrEg4", "birth_region_code", "code",
+                   "Region of birth; scb_bakgrund's, when delivered, takes precedence.",
+                   codes="birth_region", nullable=True, required=False),
+            _senpnr(),
         ),
+        current_identity="SenPNr",
         caveats=(
             "A person who died or emigrated during the year has no row for that year.",
+            "A LopNr may repeat within a year when the identity number changed (SenPNr): the row with SenPNr = 1 is used.",
             "Residence is that of 31 December; the home region at a spell's start is taken from the year before.",
+        ),
+    ),
+    Extract(
+        name="scb_bakgrund",
+        source="SCB",
+        title_sv="Bakgrundsuppgifter (födelseregion)",
+        grain="one row per person",
+        description="Background: region of birth, as codes 1-4 or as their labels. Optional: without it the region "
+                    "of birth comes from LISA.",
+        staging_table="stg_scb__person_backgrounds",
+        optional=True,
+        current_identity="SenPNr",
+        columns=(
+            _lopnr(),
+            Column(
+                "FodGrEg4",
+                "birth_region_code",
+                "code",
+                "Region of birth: 1 Sweden, 2 Nordic countries but Sweden, 3 EU/EEA outside the Nordics, "
+                "4 rest of the world; the labels are read as these codes.",
+                codes="birth_region",
+                nullable=True,
+                code_labels=BIRTH_REGION_LABELS,
+            ),
+            _senpnr(),
+        ),
+        caveats=(
+            "When delivered, its region of birth is the person's; LISA's FodGrEg4 fills in for persons it lacks or leaves empty.",
         ),
     ),
     Extract(

@@ -425,6 +425,9 @@ def check_file(con: duckdb.DuckDBPyConnection, plan: FilePlan) -> None:
             if count:
                 warnings.append((spec.column, spec.kind, count,
                                  spec.detail.format(example=validate.example_text(line, value))))
+    repeats = validate.identity_repeat_sql(ex, present, _loaded_rows(plan))  # SenPNr: kept, counted
+    if repeats and (w := validate.identity_repeat_warning(ex, con.execute(repeats).fetchone())):
+        warnings.append(w)
     if warnings:
         con.executemany("insert into wh.raw._warnings values (?, ?, ?, ?, ?, ?)",
                         [[plan.name, ex.name, c, k, n, d] for c, k, n, d in warnings])

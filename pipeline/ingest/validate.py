@@ -14,7 +14,13 @@ delivered beside it for the quarantine and the warning. From the contract alone 
 - `warning_specs`: counts of data features that are kept but reported (YYYYMMDD dates, day 00,
   decimal commas, whole numbers written as decimals, ICD-10 codes not in canonical form or not
   codes at all);
-- `overlap_sql` and `orphan_sql`: the checks across rows and files, run on the loaded tables.
+- `overlap_sql` and `orphan_sql`: the checks across rows and files, run on the loaded tables;
+- `identity_repeat_sql`: a person key repeated within a file that marks the current identity
+  (`SenPNr`), counted as the warning `senpnr_repeat` (the rows are kept).
+
+Code columns with `code_labels` (`scb_bakgrund`'s region of birth) read a label (`Sverige`,
+matched case-insensitively) as its code in `cleaned_select`, keeping the value as delivered
+beside it, as for whole numbers written as decimals; labels read are counted (`code_label`).
 
 A value is parsed by one expression (`parsed`) that gives NULL when the value is not valid;
 the check is "present but not parsed". Rows that pass are typed by `typed_value`, a cheaper
@@ -38,6 +44,7 @@ REASON_KINDS = (
 WARNING_KINDS = (
     "extra_column", "yyyymmdd_date", "day_unknown", "decimal_comma", "integral_decimal", "noncanonical_diagnosis",
     "unparseable_diagnosis", "orphan_person", "overlapping_period", "unknown_code_kept", "name_outside_years",
+    "code_label", "senpnr_repeat",
 )
 
 # The population register: a person without a row in any of its years is an orphan.
@@ -79,10 +86,34 @@ def reads_integral_decimals(col: Column) -> bool:
     return False
 
 
+def keeps_delivered(col: Column) -> bool:
+    """Whether the cleaned relation reads the column's value (integral decimals, labels) and
+    keeps the value as delivered beside it (`delivered_name`)."""
+    return reads_integral_decimals(col) or bool(col.code_labels)
+
+
 def delivered_name(col: Column) -> str:
     """Name, in the cleaned relation, of the value as delivered of a column that
-    `reads_integral_decimals` (the contract column itself holds the value as read)."""
+    `keeps_delivered` (the contract column itself holds the value as read)."""
     return f"_delivered_{col.name}"
+
+
+def _label_case(col: Column, v: str) -> str:
+    """SQL: the code of a label in `col.code_labels` (case-insensitive), else NULL."""
+    whens = " ".join(f"when {sql_string(label.lower())} then {sql_string(code)}" for label, code in col.code_labels)
+    return f"(case lower({v}) {whens} end)"
+
+
+def _read_value(col: Column, v: str) -> str:
+    """SQL: the value as read: a label as its code, a whole number written as a decimal as the number."""
+    out = v
+    if reads_integral_decimals(col):
+        # the cheap test first: most values have no decimal mark (half the cost on 10M values)
+        out = (f"(case when contains({v}, '.') or contains({v}, ',') "
+               f"then regexp_replace({v}, '{_INTEGRAL_DECIMAL}', '\\1') else {v} end)")
+    if col.code_labels:
+        out = f"coalesce({_label_case(col, v)}, {out})"
+    return out
 
 
 def cleaned_select(extract: Extract, present: set[str], source: str) -> str:
@@ -90,19 +121,18 @@ def cleaned_select(extract: Extract, present: set[str], source: str) -> str:
     contract columns the file lacks are NULL.
 
     In columns that `reads_integral_decimals`, a whole number written as a decimal is replaced
-    by the whole number, and the value as delivered follows as `delivered_name(col)`.
+    by the whole number; in columns with `code_labels`, a label by its code; the value as
+    delivered follows as `delivered_name(col)`.
     """
     cols = []
     for c in extract.columns:
         v = sql_name(c.name)
         if c.name not in present:
             cols.append(f"cast(null as varchar) as {v}")
-            if reads_integral_decimals(c):
+            if keeps_delivered(c):
                 cols.append(f"cast(null as varchar) as {sql_name(delivered_name(c))}")
-        elif reads_integral_decimals(c):
-            # the cheap test first: most values have no decimal mark (half the cost on 10M values)
-            cols.append(f"(case when contains({v}, '.') or contains({v}, ',') "
-                        f"then regexp_replace({v}, '{_INTEGRAL_DECIMAL}', '\\1') else {v} end) as {v}")
+        elif keeps_delivered(c):
+            cols.append(f"{_read_value(c, v)} as {v}")
             cols.append(f"{v} as {sql_name(delivered_name(c))}")
         else:
             cols.append(v)
@@ -111,7 +141,7 @@ def cleaned_select(extract: Extract, present: set[str], source: str) -> str:
 
 def _as_delivered(col: Column) -> str:
     """SQL: the column's value as delivered, shown in the quarantine and in warnings."""
-    return sql_name(delivered_name(col) if reads_integral_decimals(col) else col.name)
+    return sql_name(delivered_name(col) if keeps_delivered(col) else col.name)
 
 
 # --- parsing --------------------------------------------------------------------------------
@@ -169,6 +199,8 @@ def _expected(col: Column) -> str:
     if col.dtype == "code":
         codes = col.allowed_codes()
         shown = ", ".join(codes[:12]) + (", …" if len(codes) > 12 else "")
+        if col.code_labels:
+            return f"not in code list '{col.codes}' (expected one of {shown}, or a label: {col.labels_text()})"
         return f"not in code list '{col.codes}' (expected one of {shown})"
     if col.dtype == "date":
         return "not a date (expected YYYY-MM-DD or YYYYMMDD" + (", day 00 allowed)" if col.day_may_be_unknown else ")")
@@ -362,9 +394,14 @@ def warning_specs(extract: Extract) -> list[WarningSpec]:
                     c.name, "day_unknown", day_unknown_sql(c, v),
                     f"day 00 (only year and month known) read as the 15th and flagged in "
                     f"{c.name}{RAW.day_unknown_suffix} (e.g. {{example}})", v))
+        if c.code_labels:
+            d = sql_name(delivered_name(c))
+            specs.append(WarningSpec(c.name, "code_label", f"({_label_case(c, d)} is not null)",
+                                     f"labels read as codes of '{c.codes}' ({c.labels_text()}; e.g. {{example}})", d))
         if reads_integral_decimals(c):
             d = sql_name(delivered_name(c))
-            specs.append(WarningSpec(c.name, "integral_decimal", f"coalesce({d} <> {v}, false)",
+            label = f" and {_label_case(c, d)} is null" if c.code_labels else ""
+            specs.append(WarningSpec(c.name, "integral_decimal", f"coalesce({d} <> {v}{label}, false)",
                                      "whole numbers written as decimals, read as the whole number "
                                      "(e.g. {example})", d))
         if c.dtype == "code" and c.on_unknown_code == "warn":
@@ -430,6 +467,42 @@ def overlap_sql(extract: Extract, table: str, extraction_date: str) -> str | Non
         f"select {RAW.source_file}, count(*) filter (where is_overlapping), count(distinct person) filter (where is_overlapping), "
         f"min({RAW.source_line}) filter (where is_overlapping) from f group by all"
     )
+
+
+def identity_repeat_sql(extract: Extract, present: set[str], relation: str) -> str | None:
+    """One row over a file's loaded (cleaned) rows: the rows of persons whose key repeats, those
+    persons, the persons among them with no row marked current (`SenPNr` = 1) and with more than
+    one, and the first line of a repeat that is not current.
+
+    None when the extract marks no current identity or the file lacks the marker: only then is
+    a repeated key an identity change (without the column nothing changes).
+    """
+    key = next((c for c in extract.columns if c.is_person_key), None)
+    if key is None or not extract.current_identity or extract.current_identity not in present:
+        return None
+    p, s = sql_name(key.name), sql_name(extract.current_identity)
+    return (
+        f"with r as (select {p} as person, count(*) as n, count(*) filter (where {s} = '1') as n_current, "
+        f"min(_line) filter (where coalesce({s}, '') <> '1') as first_line "
+        f"from {relation} where {p} is not null group by {p} having count(*) > 1) "
+        f"select coalesce(sum(n), 0), count(*), count(*) filter (where n_current = 0), "
+        f"count(*) filter (where n_current > 1), min(first_line) from r"
+    )
+
+
+def identity_repeat_warning(extract: Extract, counts: tuple) -> tuple[str, str, int, str] | None:
+    """(column, kind, rows, detail) of the `senpnr_repeat` warning from `identity_repeat_sql`'s row."""
+    rows, persons, no_current, several, line = counts
+    if not rows:
+        return None
+    s = extract.current_identity
+    detail = (f"{rows} rows of {persons} persons whose {next(c.name for c in extract.columns if c.is_person_key)} "
+              f"repeats (earlier identity numbers); kept, and the rows with {s} = 1 are used (e.g. line {line})")
+    if no_current:
+        detail += f"; {no_current} of these persons have no row with {s} = 1 and keep all their rows"
+    if several:
+        detail += f"; {several} have more than one row with {s} = 1 and keep those"
+    return s, "senpnr_repeat", int(rows), detail
 
 
 def orphan_sql(extract: Extract, table: str, population_table: str) -> str | None:

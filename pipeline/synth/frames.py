@@ -24,9 +24,12 @@ def iso(days, name: str = "", missing: np.ndarray | None = None) -> pl.Series:
 
 
 def in_contract_order(df: pl.DataFrame, ex: Extract) -> pl.DataFrame:
-    """The contract's columns, in its order, typed as delivered (integers Int64, the rest text)."""
+    """The contract's columns, in its order, typed as delivered (integers Int64, the rest text);
+    an optional column (``required=False``) the frame lacks is left out."""
     cols = []
     for c in ex.columns:
+        if not c.required and c.name not in df.columns:
+            continue
         dtype = pl.Int64 if c.dtype == "integer" else pl.Utf8
         cols.append(pl.col(c.name).cast(dtype))
     return df.select(cols)

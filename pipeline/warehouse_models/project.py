@@ -120,12 +120,13 @@ def upstream(models: Iterable[Model], names: Iterable[str]) -> set[str]:
 def extracts_read() -> tuple[str, ...]:
     """The raw extracts the build reads: sources of the staging models the other models need.
 
-    Extracts no model reads (the survey, AF) are staged when delivered but not required.
+    Extracts no model reads (the survey, AF) are staged when delivered but not required; an
+    optional extract (`scb_bakgrund`) is read when delivered and not required.
     """
     models = warehouse_models(EXTRACTS)
     needed = upstream(models, [m.name for m in models if m.schema != "staging"])
     read = {table for m in models if m.name in needed for _schema, table in m.sources}
-    return tuple(ex.name for ex in EXTRACTS if ex.name in read)
+    return tuple(ex.name for ex in EXTRACTS if ex.name in read and not ex.optional)
 
 
 @dataclass(frozen=True)

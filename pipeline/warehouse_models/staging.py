@@ -4,7 +4,9 @@ Generated in Python from the contracts in `data_schemas.extracts` (not written a
 so a column is named, typed and recoded in one place: the contract. Each reads its raw table
 through `{{ source('raw', <extract>) }}` like any model.
 
-No joins and no filters: every raw row reaches staging. Recodes: `Kon` to sex ('woman'/'man'),
+No joins and no filters: every raw row reaches staging. An optional extract (`Extract.optional`,
+`scb_bakgrund`) that a delivery lacks is staged as an empty view of the same columns
+(`staging_sql(ex, delivered=False)`), so the models that read it need no second form. Recodes: `Kon` to sex ('woman'/'man'),
 extent and SUN levels to INTEGER, region codes with their names, ICD-10 codes normalised and
 grouped, KVÅ codes split with a flag per known code, yes/no codes to BOOLEAN, `YYYYMM` months
 to the month's first day.
@@ -100,8 +102,22 @@ def _column(c: Column) -> tuple[list[str], list[str]]:
     return [f"{src} as {s}"], []
 
 
-def staging_sql(ex: Extract) -> str:
-    """The staging select of one extract (dbt style)."""
+def _empty_source(ex: Extract) -> str:
+    """A select of the raw table's columns with no rows, for an optional extract not delivered."""
+    cols = []
+    for c in ex.columns:
+        cols.append(f"cast(null as {c.raw_sql_type}) as {_q(c.name)}")
+        if c.dtype == "date" and c.day_may_be_unknown:
+            cols.append(f"cast(null as boolean) as {_q(c.name + RAW.day_unknown_suffix)}")
+    if ex.yearly:
+        cols.append(f"cast(null as integer) as {_q(RAW.year)}")
+    return "select " + ", ".join(cols) + " where false"
+
+
+def staging_sql(ex: Extract, delivered: bool = True) -> str:
+    """The staging select of one extract (dbt style); empty when an optional extract is not delivered."""
+    if not delivered and not ex.optional:
+        raise ValueError(f"{ex.name} is not optional: the build needs it delivered")
     renamed: list[str] = []
     recoded: list[str] = []
     for c in ex.columns:
@@ -115,10 +131,13 @@ def staging_sql(ex: Extract) -> str:
     if any(d in text for text in (*renamed, *recoded) for d in ("{{", "{%", "{#")):  # the template is Jinja
         raise ValueError(f"{ex.name}: a generated staging expression holds a Jinja delimiter")
     schema, table = ex.raw_table.split(".")
-    return f"""-- {ex.staging_table}: generated from the contract of {ex.name} (data_schemas/extracts.py)
+    source = (f"select * from {{{{ source({sql_string(schema)}, {sql_string(table)}) }}}}" if delivered
+              else _empty_source(ex))
+    note = "" if delivered else f"\n-- {ex.name} is not in this delivery (optional): no rows"
+    return f"""-- {ex.staging_table}: generated from the contract of {ex.name} (data_schemas/extracts.py){note}
 -- grain: {ex.grain}
 with source as (
-    select * from {{{{ source({sql_string(schema)}, {sql_string(table)}) }}}}
+    {source}
 ),
 
 renamed as (
@@ -137,9 +156,12 @@ select * from final
 """
 
 
-def staging_model(ex: Extract) -> Model:
-    return Model(SCHEMA, ex.staging_table, grain=ex.grain, template=staging_sql(ex), materialized="view")
+def staging_model(ex: Extract, delivered: bool = True) -> Model:
+    return Model(SCHEMA, ex.staging_table, grain=ex.grain, template=staging_sql(ex, delivered), materialized="view")
 
 
 def staging_models(extracts: tuple[Extract, ...] = EXTRACTS) -> list[Model]:
-    return [staging_model(ex) for ex in extracts]
+    """The staging views of the delivered `extracts`, and empty ones of the optional extracts not delivered."""
+    names = {ex.name for ex in extracts}
+    return [staging_model(ex) for ex in extracts] + [
+        staging_model(ex, delivered=False) for ex in EXTRACTS if ex.optional and ex.name not in names]

@@ -113,6 +113,7 @@ def test_which_contract_columns_read_integral_decimals():
     assert {(e, c, k) for e, c, k in codes if (e, c) in got} == {
         ("scb_lisa", "Kon", "sex"), ("scb_lisa", "Sun2000Niva", "education"),
         ("scb_lisa", "SyssStat", "employment_status_lisa"), ("scb_lisa", "FodGrEg4", "birth_region"),
+        ("scb_lisa", "SenPNr", "binary"), ("scb_bakgrund", "FodGrEg4", "birth_region"), ("scb_bakgrund", "SenPNr", "binary"),
         ("fk_midas_sjukpenning", "Omfattning", "extent"), ("fk_midas_ersattning", "Omfattning", "extent"),
         ("fk_samverkan", "DeltagVard", "binary"), ("fk_samverkan", "DeltagArbetsgivare", "binary"),
         ("fk_samverkan", "DeltagAF", "binary"),

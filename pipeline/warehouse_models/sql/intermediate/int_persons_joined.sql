@@ -3,7 +3,7 @@
 --
 -- Sex and birth year as LISA last registered them, with the death date and the 65th birthday.
 with lisa as (
-    select * from {{ ref('stg_scb__lisa_years') }}
+    select * from {{ ref('int_lisa_years_current') }}
 ),
 
 deaths as (
