@@ -16,7 +16,7 @@ from data_schemas.extracts import EXTRACTS, Extract
 
 COMPLETENESS_COLUMNS = ["extract", "title_sv", "n_files", "years", "missing_years", "n_empty_files", "rows_in",
                         "rows_quarantined", "status"]
-STATUSES = ("complete", "incomplete", "not_delivered")
+STATUSES = ("complete", "incomplete", "not_delivered", "optional_not_delivered")
 
 
 def _years_text(years: Iterable[int]) -> str:
@@ -40,8 +40,8 @@ def delivery_completeness(files: pd.DataFrame, quarantined: Mapping[str, int] | 
     extracts : the contracts (default: all of them).
 
     ``missing_years`` lists the years absent inside the delivered range or needed by the study;
-    ``status`` is 'not_delivered' (no file), 'incomplete' (a missing year or an empty file) or
-    'complete'.
+    ``status`` is 'not_delivered' (no file), 'optional_not_delivered' (no file of an extract the
+    build does without), 'incomplete' (a missing year or an empty file) or 'complete'.
     """
     quarantined = dict(quarantined or {})
     needed_years = {k: set(v) for k, v in (needed_years or {}).items()}
@@ -54,7 +54,10 @@ def delivery_completeness(files: pd.DataFrame, quarantined: Mapping[str, int] | 
             missing |= set(range(min(delivered), max(delivered) + 1)) - delivered
         missing |= needed_years.get(ex.name, set()) - delivered if len(mine) else set()
         n_empty = int((mine["rows_in"].fillna(0) == 0).sum()) if len(mine) else 0
-        status = "not_delivered" if len(mine) == 0 else ("incomplete" if missing or n_empty else "complete")
+        if len(mine) == 0:
+            status = "optional_not_delivered" if getattr(ex, "optional", False) else "not_delivered"
+        else:
+            status = "incomplete" if missing or n_empty else "complete"
         rows.append({
             "extract": ex.name, "title_sv": ex.title_sv, "n_files": int(len(mine)),
             "years": _years_text(delivered), "missing_years": ", ".join(map(str, sorted(missing))),
@@ -76,7 +79,8 @@ def render_completeness(table: pd.DataFrame) -> str:
     """The table as text for the load report."""
     lines = ["Completeness of the delivery (one row per extract):"]
     for r in table.itertuples():
-        what = {"not_delivered": "NOT DELIVERED", "incomplete": "INCOMPLETE", "complete": "complete"}[r.status]
+        what = {"not_delivered": "NOT DELIVERED", "optional_not_delivered": "not delivered (optional)",
+                "incomplete": "INCOMPLETE", "complete": "complete"}[r.status]
         parts = [f"{r.n_files} file{'s' if r.n_files != 1 else ''}"]
         if r.years:
             parts.append(f"years {r.years}")
@@ -84,7 +88,7 @@ def render_completeness(table: pd.DataFrame) -> str:
             parts.append(f"missing years {r.missing_years}")
         if r.n_empty_files:
             parts.append(f"{r.n_empty_files} empty file{'s' if r.n_empty_files != 1 else ''}")
-        lines.append(f"  {r.extract:<22} {what:<13} {', '.join(parts)}")
+        lines.append(f"  {r.extract:<22} {what:<24} {', '.join(parts)}")
     return "\n".join(lines)
 
 

@@ -159,7 +159,8 @@ def render(ctx: RenderContext) -> Markup:
     )
 
 
-STATUS_SV = {"complete": "komplett", "incomplete": "ofullständig", "not_delivered": "ej levererad"}
+STATUS_SV = {"complete": "komplett", "incomplete": "ofullständig", "not_delivered": "ej levererad",
+             "optional_not_delivered": "ej levererad (behövs inte)"}
 
 
 def _year(value: Any) -> int | None:
