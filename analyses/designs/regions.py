@@ -56,8 +56,6 @@ from analyses.estimators import (
     fit_glmm_poisson,
     fit_logistic,
     fit_poisson,
-    latent_icc,
-    median_ratio,
 )
 from analyses.estimators._common import formula_design
 from analyses.estimators.funnel import FUNNEL_LEVELS, expected_probabilities, level_tag, units_from_probabilities
