@@ -137,6 +137,36 @@ DIAGNOSTIC_KEYS: Mapping[str, Kind] = _declare(
     (GROUP, ("variance_interval",)),
     (PROTOCOL, ("interval_method", "interval_level")),
     (STATISTIC, ("variance_low", "variance_high")),
+    # --- time to coordination (`designs.timing`) ---------------------------------------------------
+    (PROTOCOL, ("cif_days", "support_time_zero")),
+    # the cohort, those left out before the entry day or censored at extraction, and per population
+    # (``populations``) the first GC001s and the other ends of the wait
+    (COUNT, ("n_cohort_spells", "n_spells_excluded_before_entry", "n_censored_at_extraction", "n_coordinated",
+             "n_persons", "n_first_gc001", "n_return_to_work", "n_other_end")),
+    # --- need and targeting (`designs.need`) -------------------------------------------------------
+    (PROTOCOL, ("need_horizons", "need_groups", "high_need_groups", "folds", "predictors")),
+    (GROUP, ("need_model", "need_ties")),
+    (LABELLED, ("horizons",)),  # the need model's fit per horizon ("90": {...})
+    # the need model's size (columns: the model's terms, like n_covariates)
+    (STATISTIC, ("n_model_columns",)),
+    # spells in and out of the need and uptake populations, fit and fold sizes, covariate patterns and
+    # ties of need, levels merged for being small, regions whose sex gap is significant (read off counts)
+    (COUNT, ("n_spells_input", "n_need_population", "n_not_followed_to_entry", "n_uptake_population",
+             "n_left_out_of_uptake", "n_covariate_patterns", "fold_sizes", "n_in_fit", "n_unknown_outcome",
+             "n_lasting_beyond", "n_distinct_need", "n_spells_tied", "largest_tie", "levels_merged",
+             "regions_sex_gap_significant_after_holm")),
+    # --- timing strategies, clone-censor-weight (`designs.timing_strategies`) ----------------------
+    (PROTOCOL, ("strategy_days", "none_within_days", "weight_truncation", "censoring_models", "none_weights")),
+    (LABELLED, ("level_plan",)),  # the censoring models' covariates' reference and merged levels
+    # one entry per strategy of the default protocol (days 30, 60, 90; none within 90): its weights,
+    # balance and events; strategies of other parameters are withheld as undeclared, not published
+    (GROUP, ("by_day_30", "by_day_60", "by_day_90", "none_within_90")),
+    (FLAG, ("passed",)),  # every gated row of the population passes
+    (STATISTIC, ("positivity_share_outside", "max_weight", "max_weight_before_truncation",
+                 "mean_weight_before_truncation", "share_truncated")),
+    # Kish's effective sample size (the entries without weights); events per horizon; clones followed and
+    # uncensored
+    (COUNT, ("effective_sample_size", "events", "n_uncensored_after_grace", "n_followed", "n_uncensored")),
 )
 
 

@@ -229,6 +229,7 @@ SPELLS = Table(
         C("is_born_in_sweden", "BOOLEAN", "birth_region_code is Sweden; NULL when unknown.", nullable=True),
         C("prior_sick_days_365", "INTEGER", "Days of the person's other spells (any extent, employer days included) in the 365 days before spell start."),
         C("has_prior_sick_leave", "BOOLEAN", "prior_sick_days_365 > 0."),
+        C("prior_sick_days_730", "INTEGER", "Days of the person's other spells (any extent, employer days included) in the 730 days before spell start."),
         C("first_gc001_date", "DATE", "First care contact with KVÅ GC001 in [spell_start_date, end_date], any region.", nullable=True),
         C("days_to_first_gc001", "INTEGER", "t_c = first_gc001_date - spell_start_date (0 = the first day).", nullable=True),
         C("n_gc001", "INTEGER", "Care contacts with GC001 in [spell_start_date, end_date]."),
@@ -238,11 +239,16 @@ SPELLS = Table(
         C("first_gc001_region_code", "VARCHAR", "Region that gave the first GC001 contact.", nullable=True, allowed=REGION_CODES),
         C("is_gc001_in_home_region", "BOOLEAN", "first_gc001_region_code = home_region_code; NULL if not coordinated.", nullable=True),
         C("first_dv077_date", "DATE", "First care contact with KVÅ DV077 in [spell_start_date, end_date].", nullable=True),
+        C("days_to_first_dv077", "INTEGER", "first_dv077_date - spell_start_date (0 = the first day).", nullable=True),
         C("n_dv077", "INTEGER", "Care contacts with DV077 in [spell_start_date, end_date]."),
         C("first_aw026_date", "DATE", "First care contact with KVÅ AW026 (follow-up of the rehabilitation plan) in [spell_start_date, end_date].", nullable=True),
         C("days_to_first_aw026", "INTEGER", "first_aw026_date - spell_start_date (0 = the first day).", nullable=True),
         C("n_aw026", "INTEGER", "Care contacts with AW026 in [spell_start_date, end_date]."),
-        *(C(col, "INTEGER", f"FK collaboration events {code} in [spell_start_date, end_date].") for code, col in COLLABORATION_EVENT_COLUMNS.items()),
+        *(c for code, col in COLLABORATION_EVENT_COLUMNS.items() for c in (
+            C(col, "INTEGER", f"FK collaboration events {code} in [spell_start_date, end_date]."),
+            C(f"days_to_first_{col[2:]}", "INTEGER", f"Day of the first FK collaboration event {code} in "
+              "[spell_start_date, end_date] - spell_start_date (0 = the first day); NULL if none.", nullable=True),
+        )),
         C(
             "earnings_before_sek",
             "DOUBLE",
@@ -290,6 +296,10 @@ SPELLS = Table(
         Rule("education_group matches education_level", f"education_group = {education_group_sql('education_level')}"),
         Rule("prior_sick_days_365 within 0-365", "prior_sick_days_365 between 0 and 365"),
         Rule("has_prior_sick_leave = prior_sick_days_365 > 0", "has_prior_sick_leave = (prior_sick_days_365 > 0)"),
+        Rule("prior_sick_days_730 within prior_sick_days_365-730", "prior_sick_days_730 between prior_sick_days_365 and 730"),
+        Rule("days_to_first_dv077 = first_dv077_date - spell_start_date", "days_to_first_dv077 is not distinct from (first_dv077_date - spell_start_date)"),
+        *(Rule(f"days_to_first_{col[2:]} NULL exactly when {col} = 0", f"(days_to_first_{col[2:]} is null) = ({col} = 0)")
+          for col in COLLABORATION_EVENT_COLUMNS.values()),
         Rule("is_exhaustion_disorder matches diagnosis_code", f"is_exhaustion_disorder = coalesce(diagnosis_code = '{EXHAUSTION_DISORDER}', false)"),
         Rule("diagnosis_group unknown exactly when no diagnosis", "(diagnosis_code is null) <= (diagnosis_group = 'unknown')"),
         Rule("has_earnings_month_after = earnings_after_sek > 0", "has_earnings_month_after is not distinct from (earnings_after_sek > 0)"),

@@ -358,3 +358,159 @@ def tile_map_figure(
            f"(Norrbotten överst, Skåne nederst), en panel per grupp; färgen visar {value_sv.lower()} på en skala kring 1. "
            + ". ".join(alt_parts) + ". Samma värden finns i tabellen.")
     return Figure(figure_id, caption, alt, png, (figure.output_id, model.output_id))
+
+
+def incidence_lines_figure(
+    figure: CheckedOutput,
+    curve: CheckedOutput,
+    *,
+    figure_id: str,
+    caption: str,
+    line_column: str,
+    line_label: Callable[[Hashable], str],
+    outcome_sv: str,
+    lines_sv: str,
+    panel_column: str | None = None,
+    panel_label: Callable[[Hashable], str] = str,
+    where: Mapping[str, Hashable | tuple] | None = None,
+    estimate_column: str = "cif",
+    max_day: float | None = None,
+    marks: Sequence[float] = (),
+) -> Figure:
+    """Step curves of cumulative incidence with their 95 % bands, one line per ``line_column`` value.
+
+    Like `cif_figure`, but the lines are named by ``line_label`` and described in the alt text as
+    ``lines_sv`` (e.g. "samtliga, kvinnor och män"), the vertical axis ends just above the highest
+    shown interval (an incidence of 20 % is not drawn flat against 100 %), and ``marks`` draws
+    dotted vertical lines at chosen days (e.g. 90: the law's intent). Only the steps disclosure
+    control kept are drawn; a band is drawn only where the step has both limits.
+    """
+    _check_sources(figure, [curve])
+    data = curve.table("curve")
+    for column, value in (where or {}).items():
+        data = data[data[column].isin(value) if isinstance(value, tuple) else data[column] == value]
+    if data.empty:
+        raise DisclosureError(f"figure {figure.output_id!r}: no step left to draw")
+    time_col = curve.meta.get("time_column", "time")
+    panels = list(dict.fromkeys(data[panel_column])) if panel_column else [None]
+    has_band = {"conf_low", "conf_high"} <= set(data.columns)
+    top_values = pd.to_numeric(data["conf_high" if has_band else estimate_column], errors="coerce").dropna()
+    top_values = pd.concat([top_values, pd.to_numeric(data[estimate_column], errors="coerce").dropna()])
+    top = min(100.0, max(10.0, float(np.ceil(top_values.max() * 100 / 10.0) * 10))) if len(top_values) else 100.0
+    alt_parts = []
+    with plt.rc_context(_style()):
+        fig, axes = plt.subplots(1, len(panels), figsize=(max(6.4, 3.4 * len(panels)), 3.2), sharey=True, squeeze=False)
+        for ax, panel in zip(axes[0], panels):
+            sub = data if panel is None else data[data[panel_column] == panel]
+            finals = []
+            for i, line in enumerate(dict.fromkeys(sub[line_column])):
+                d = sub[sub[line_column] == line].sort_values(time_col)
+                t = d[time_col].astype(float).to_numpy()
+                y = pd.to_numeric(d[estimate_column], errors="coerce").to_numpy(dtype=float) * 100
+                colour = COLOURS[i % len(COLOURS)]
+                ax.step(t, y, where="post", color=colour, linestyle=LINESTYLES[i % len(LINESTYLES)], linewidth=1.6,
+                        label=line_label(line))
+                if has_band:
+                    lo = pd.to_numeric(d["conf_low"], errors="coerce").to_numpy(dtype=float) * 100
+                    hi = pd.to_numeric(d["conf_high"], errors="coerce").to_numpy(dtype=float) * 100
+                    ok = ~(np.isnan(lo) | np.isnan(hi))
+                    if ok.any():
+                        ax.fill_between(t[ok], lo[ok], hi[ok], step="post", color=colour, alpha=0.15, linewidth=0)
+                if len(t):
+                    finals.append(f"{line_label(line).lower()} {format_percent(y[-1])} vid dag {format_number(t[-1])}")
+            for day in marks:
+                ax.axvline(day, color="#777777", linestyle=":", linewidth=0.9)
+                ax.text(day, top * 0.98, f" dag {format_number(day)}", fontsize=7, color="#555555", va="top")
+            title = panel_label(panel) if panel is not None else ""
+            ax.set_title(title)
+            ax.set_xlabel("Dagar sedan sjukfallets början")
+            if max_day:
+                ax.set_xlim(0, max_day)
+            ax.set_ylim(0, top)
+            ax.grid(axis="y", linewidth=0.4, alpha=0.5)
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: format_number(v)))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_percent(v, 0)))
+            if len(panels) == 1:
+                ax.legend(frameon=False, loc="upper left" if top < 100 else "lower right", fontsize=8)
+            alt_parts.append((f"{title}: " if title else "") + "; ".join(finals))
+        axes[0][0].set_ylabel(f"Kumulativ andel, {outcome_sv}")
+        if len(panels) > 1:  # one legend for all panels, below them
+            handles, labels = axes[0][0].get_legend_handles_labels()
+            fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 2), frameon=False, fontsize=8,
+                       bbox_to_anchor=(0.5, -0.01))
+        png = _png(fig)
+    alt = (
+        f"Stegkurvor av kumulativ andel med {outcome_sv} (procent, lodrät axel, 0 till {format_percent(top, 0)}) mot dagar "
+        f"sedan sjukfallets början (vågrät axel), en linje för var och en av {lines_sv}, med skuggade 95-procentiga "
+        "konfidensband"
+        + (f" och prickade lodräta linjer vid dag {', '.join(format_number(d) for d in marks)}" if marks else "")
+        + ". Kurvorna visar bara steg med tillräckligt många händelser och i risk. Senast redovisade värden: "
+        + ". ".join(alt_parts) + "."
+    )
+    return Figure(figure_id, caption, alt, png, (figure.output_id, curve.output_id))
+
+
+def gradient_figure(
+    figure: CheckedOutput,
+    model: CheckedOutput,
+    *,
+    figure_id: str,
+    caption: str,
+    rows: pd.DataFrame,
+    x_column: str,
+    x_label: Callable[[Hashable], str],
+    series_column: str,
+    series_label: Callable[[Hashable], str],
+    x_axis_sv: str,
+    y_axis_sv: str,
+) -> Figure:
+    """Shares (0-1) with 95 % intervals along ordered groups (e.g. need deciles), one line per series.
+
+    ``rows`` must be taken from ``model``'s ``summary``; withheld estimates (None) are not drawn
+    and are named in the alt text. The groups keep the order of ``rows``.
+    """
+    _check_sources(figure, [model])
+    data = rows.copy()
+    shown = data[data["estimate"].notna()]
+    if shown.empty:
+        raise DisclosureError(f"figure {figure.output_id!r}: no estimate left to draw")
+    groups = list(dict.fromkeys(data[x_column]))
+    series = list(dict.fromkeys(data[series_column]))
+    position = {g: i for i, g in enumerate(groups)}
+    offsets = np.linspace(-0.15, 0.15, len(series)) if len(series) > 1 else [0.0]
+    alt_parts = []
+    with plt.rc_context(_style()):
+        fig, ax = plt.subplots(figsize=(6.4, 3.6))
+        for i, s in enumerate(series):
+            d = data[(data[series_column] == s) & data["estimate"].notna()]
+            x = np.array([position[g] for g in d[x_column]], dtype=float) + offsets[i]
+            y = d["estimate"].astype(float).to_numpy() * 100
+            lo = pd.to_numeric(d["conf_low"], errors="coerce").to_numpy(dtype=float) * 100
+            hi = pd.to_numeric(d["conf_high"], errors="coerce").to_numpy(dtype=float) * 100
+            err = np.vstack([np.where(np.isnan(lo), 0, y - lo), np.where(np.isnan(hi), 0, hi - y)])
+            ax.errorbar(x, y, yerr=err, fmt="-o" if i == 0 else ("--s" if i == 1 else ":^"), color=COLOURS[i % len(COLOURS)],
+                        markersize=4, capsize=2, linewidth=1.3, label=series_label(s))
+            if len(d):
+                first, last = d.iloc[0], d.iloc[-1]
+                alt_parts.append(f"{series_label(s).lower()}: {format_percent(100 * float(first['estimate']))} i grupp "
+                                 f"{x_label(first[x_column])}, {format_percent(100 * float(last['estimate']))} i grupp "
+                                 f"{x_label(last[x_column])}")
+        ax.set_xticks(range(len(groups)))
+        ax.set_xticklabels([x_label(g) for g in groups], fontsize=8)
+        ax.set_xlabel(x_axis_sv)
+        ax.set_ylabel(y_axis_sv)
+        top = float(np.nanmax(pd.to_numeric(shown["conf_high"], errors="coerce").fillna(shown["estimate"]).astype(float))) * 100
+        ax.set_ylim(0, min(100.0, max(10.0, np.ceil(top / 5.0) * 5 + 5)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_percent(v, 0)))
+        ax.grid(axis="y", linewidth=0.4, alpha=0.5)
+        ax.legend(frameon=False, loc="upper left")
+        png = _png(fig)
+    withheld = data[data["estimate"].isna()]
+    alt = (
+        f"Punkter med 95-procentiga konfidensintervall, förbundna med linjer: {y_axis_sv.lower()} (lodrät axel) för varje "
+        f"{x_axis_sv.lower()} (vågrät axel), en linje för var och en av {' och '.join(series_label(s).lower() for s in series)}. "
+        + "; ".join(alt_parts)
+        + (f". {len(withheld)} värden redovisas inte (för få händelser)" if len(withheld) else "")
+        + ". Samma värden finns i tabellen under figuren."
+    )
+    return Figure(figure_id, caption, alt, png, (figure.output_id, model.output_id))

@@ -161,3 +161,47 @@ def subgroup_label(subgroup: str | None, level: Hashable) -> str:
     if subgroup in (None, "", "all", "overall") or (isinstance(subgroup, float) and subgroup != subgroup):
         return "Samtliga"
     return f"{SUBGROUP_SV.get(str(subgroup), str(subgroup))}: {value_label(str(subgroup), level)}"
+
+
+# The chapter on needs-based and timely coordination (`reports.sections.timing`): measures, strategies, need groups.
+TIMING_MEASURE_SV = {
+    "cif_first_gc001": "första koordineringsinsatsen (GC001)",
+    "median_day_first_gc001": "dag för första koordineringsinsatsen (median)",
+    "plan_dv077": "rehabiliteringsplan (DV077)",
+    "plan_followup_aw026": "uppföljning av rehabiliteringsplanen (AW026)",
+    "fk_informed_info4": "Försäkringskassan informerad (4 §)",
+    "fk_meeting_avst": "avstämningsmöte med Försäkringskassan",
+    "fk_informed_or_meeting": "Försäkringskassan informerad eller avstämningsmöte",
+    "dose_gc001": "antal koordineringskontakter per koordinerat sjukfall",
+    "need_model_auc": "behovsmodellens förmåga att skilja (AUC)",
+    "need_calibration": "behovsmodellens kalibrering",
+    "uptake_by_need": "koordinering inom 90 dagar efter behov",
+    "concentration_index": "koncentrationsindex för koordinering efter behov",
+    "gap_at_equal_need": "skillnad i koordinering vid lika behov",
+    "unmet_need": "stort behov utan koordinering inom 90 dagar",
+    "strategy_risk": "återgång i arbete per strategi",
+    "strategy_contrast": "skillnad i återgång i arbete mellan strategier",
+}
+NEED_GAP_SV = {
+    "woman_vs_man": ("Kvinnor jämfört med män", "kvinnor och män"),
+    "born_abroad_vs_sweden": ("Födda utomlands jämfört med i Sverige", "födda utomlands och födda i Sverige"),
+}
+
+
+def strategy_label(strategy: Hashable) -> str:
+    """``'by_day_30' -> 'Första koordinering senast dag 30'``; ``'none_within_90' -> 'Ingen koordinering inom 90 dagar'``."""
+    text = str(strategy)
+    for prefix, words in (("by_day_", "Första koordinering senast dag {}"), ("none_within_", "Ingen koordinering inom {} dagar")):
+        if text.startswith(prefix) and text[len(prefix):].isdigit():
+            return words.format(text[len(prefix):])
+    return text.replace("_", " ")
+
+
+def need_group_label(group: Hashable, n_groups: int = 10) -> str:
+    """``'1' -> '1 (minst behov)'``, ``'10' -> '10 (störst behov)'``: need deciles, 1 the lowest predicted need."""
+    text = str(group)
+    if text == "1":
+        return "1 (minst behov)"
+    if text == str(n_groups):
+        return f"{text} (störst behov)"
+    return text

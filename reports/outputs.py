@@ -39,6 +39,27 @@ OUTPUTS: tuple[D, ...] = (
       "krympta kvoter med rangordning, skillnader inom regioner och variationsmått (results.region_*)."),
     D("figur_tratt", C.FIGURE, "Figur: trattdiagram över regionerna", "Ritad ur kontrollerade modellresultat."),
     D("figur_regionkarta", C.FIGURE, "Figur: regionerna som rutkarta", "Ritad ur kontrollerade modellresultat."),
+    D("tidmodell", C.MODEL, "Tid till första koordineringsinsatsen och stödet efter den",
+      "Kumulativ incidens av första GC001 vid dag 30, 60, 90 och 180 och mediandagen, efter kön, ålder, diagnos, "
+      "hemregion och startår; stödkedjan efter första GC001 (plan, uppföljning, FK informerad, avstämningsmöte) och "
+      "antalet koordineringskontakter (results.coordination_timing)."),
+    D("behovsmodell", C.MODEL, "Koordinering efter behov",
+      "Behovsmodellens AUC och kalibrering, andel koordinerade inom 90 dagar per behovsdecil, koncentrationsindex, "
+      "skillnader vid lika behov och andelen med stort behov utan koordinering per hemregion (results.coordination_need)."),
+    D("ouppfyllt_behov", C.FREQUENCY, "Sjukfall med stort behov med och utan koordinering inom 90 dagar per hemregion",
+      "Sjukfall i de tre högsta behovsdecilerna, med och utan första GC001 inom 90 dagar, efter hemregion, för samtliga, "
+      "kvinnor och män (results.coordination_need, measure unmet_need)."),
+    D("strategimodell", C.MODEL, "Tidig eller senare koordinering: emulerade strategier",
+      "Kumulativ incidens av återgång i arbete vid 180 och 365 dagar per strategi (första koordinering senast dag 30, "
+      "60, 90, ingen inom 90 dagar) och skillnaderna mellan dem, med diagnostik (results.coordination_timing_strategies)."),
+    D("tidkurva", C.SURVIVAL_CURVE, "Kumulativ incidens i kapitlet om behov och tid",
+      "Kurvor ur results.cif_curves för analyserna coordination_timing och coordination_timing_strategies: skattning, "
+      "antal i risk och händelser per steg."),
+    D("figur_tid_kurva", C.FIGURE, "Figur: tid till första koordineringsinsatsen", "Ritad ur en kontrollerad kurva."),
+    D("figur_behovsgradient", C.FIGURE, "Figur: koordinering inom 90 dagar efter behov",
+      "Ritad ur kontrollerade modellresultat."),
+    D("figur_strategier", C.FIGURE, "Figur: återgång i arbete per strategi för koordineringens tidpunkt",
+      "Ritad ur en kontrollerad kurva."),
 )
 
 _BY_KEY = {d.key: d for d in OUTPUTS}

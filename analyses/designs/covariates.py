@@ -33,8 +33,14 @@ COVARIATE_SQL: dict[str, str] = {
     "occupation_status": "occupation_status",
     "is_extent_below_100": "extent_at_start_pct < 100",
     "has_prior_sick_leave": "has_prior_sick_leave",
+    # Days of sick leave in the two years before the spell, in bands: among the strongest
+    # predictors of long sick leave in register studies (a yes/no loses most of it).
+    "prior_sick_days_730_band": ("case when prior_sick_days_730 = 0 then '0' when prior_sick_days_730 < 30 then '1-29' "
+                                 "when prior_sick_days_730 < 90 then '30-89' when prior_sick_days_730 < 180 then '90-179' "
+                                 "else '180+' end"),
     "education_group": "education_group",
     "is_born_in_sweden": "is_born_in_sweden",
+    "birth_region_code": "birth_region_code",
     "home_region_code": "home_region_code",
     "start_year": "year(spell_start_date)",
 }
@@ -49,6 +55,12 @@ CONFOUNDERS: tuple[str, ...] = (
 REGION_CASE_MIX: tuple[str, ...] = (
     "sex", "age_group", "diagnosis_group", "occupation_status", "education_group", "is_born_in_sweden",
     "has_prior_sick_leave", "is_extent_below_100",
+)
+# What is known of a spell at day 14 that predicts a long spell (issue 12's need model): never
+# coordination, nor the home region (need is the patient's, not the region's).
+NEED_PREDICTORS: tuple[str, ...] = (
+    "sex", "age_group", "diagnosis_group", "occupation_status", "education_group", "birth_region_code",
+    "prior_sick_days_730_band", "is_extent_below_100", "start_year",
 )
 # Dimensions the mandate asks effects by.
 DIMENSIONS: tuple[str, ...] = ("sex", "age_group", "diagnosis_chapter_group", "diagnosis_group", "home_region_code")

@@ -23,7 +23,11 @@ import pandas as pd  # noqa: E402
 
 RATIO_ESTIMANDS = ("hazard_ratio", "rate_ratio")
 SEX_ORDER = ("all", "woman", "man")
-ARM_STYLE = {"coordination_now": ("tab:blue", "Coordination now"), "not_now": ("tab:orange", "Not now")}
+ARM_STYLE = {"coordination_now": ("tab:blue", "Coordination now"), "not_now": ("tab:orange", "Not now"),
+             "first_gc001": ("tab:blue", "First GC001"), "by_day_30": ("tab:blue", "GC001 by day 30"),
+             "by_day_60": ("tab:green", "GC001 by day 60"), "by_day_90": ("tab:purple", "GC001 by day 90"),
+             "none_within_90": ("tab:orange", "No GC001 within 90 days")}
+OTHER_COLOURS = ("tab:red", "tab:brown", "tab:pink", "tab:grey", "tab:olive", "tab:cyan")
 
 
 def _png(fig) -> bytes:
@@ -34,13 +38,17 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
-def plot_cumulative_incidence(curves: pd.DataFrame, title: str) -> bytes:
-    """Cumulative incidence of return to work per arm with bootstrap bands, one panel per sex."""
+def plot_cumulative_incidence(curves: pd.DataFrame, title: str,
+                              ylabel: str = "Cumulative incidence of return to work") -> bytes:
+    """Cumulative incidence per arm (curve) with bootstrap bands, one panel per sex."""
     main = curves[curves["subgroup"].isin(["all", "sex"])]
     sexes = [s for s in SEX_ORDER if s in set(main["sex"])]
+    others = [a for a in dict.fromkeys(main["arm"].astype(str)) if a not in ARM_STYLE]
+    styles = {a: v for a, v in ARM_STYLE.items() if a in set(main["arm"].astype(str))}
+    styles.update({a: (OTHER_COLOURS[i % len(OTHER_COLOURS)], a) for i, a in enumerate(others)})
     fig, axes = plt.subplots(1, len(sexes), figsize=(4.2 * len(sexes), 3.6), sharey=True, squeeze=False)
     for ax, sex in zip(axes[0], sexes):
-        for arm, (colour, label) in ARM_STYLE.items():
+        for arm, (colour, label) in styles.items():
             c = main[(main["sex"] == sex) & (main["arm"] == arm)].sort_values("time")
             if c.empty:
                 continue
@@ -51,7 +59,7 @@ def plot_cumulative_incidence(curves: pd.DataFrame, title: str) -> bytes:
         ax.set_xlabel("Days since time zero")
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("Cumulative incidence of return to work")
+    axes[0][0].set_ylabel(ylabel)
     axes[0][0].legend(loc="lower right")
     fig.suptitle(title)
     fig.tight_layout()
@@ -124,7 +132,11 @@ def draw_figures(tables: Mapping[str, pd.DataFrame], specs) -> dict[str, bytes]:
     curves = tables.get("cif_curves", pd.DataFrame())
     if len(curves):
         for analysis_id, c in curves.groupby("analysis_id"):
-            drawn[f"cif_{analysis_id}.png"] = plot_cumulative_incidence(c, f"Return to work by arm ({analysis_id})")
+            if set(c["arm"].astype(str)) == {"first_gc001"}:  # coordination_timing: the first GC001, not return to work
+                drawn[f"cif_{analysis_id}.png"] = plot_cumulative_incidence(
+                    c, f"First coordination ({analysis_id})", ylabel="Cumulative incidence of the first GC001")
+            else:
+                drawn[f"cif_{analysis_id}.png"] = plot_cumulative_incidence(c, f"Return to work by arm ({analysis_id})")
     design_rows = []
     for spec in specs:
         summary = tables.get(spec.id)

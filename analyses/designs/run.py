@@ -22,8 +22,11 @@ from analyses.designs.evalue import e_value_result
 from analyses.designs.heterogeneity import heterogeneity
 from analyses.designs.landmark import landmark
 from analyses.designs.naive import naive_ever_coordinated
+from analyses.designs.need import coordination_need
 from analyses.designs.regions import TABLE_OF_DESIGN, regional_fits, regional_inputs, regional_result
 from analyses.designs.specs import AnalysisSpec, resolve_entry_day
+from analyses.designs.timing import coordination_timing
+from analyses.designs.timing_strategies import coordination_timing_strategies
 from analyses.designs.time_varying import (
     aggregate_person_time,
     counting_process_rows,
@@ -34,9 +37,12 @@ from analyses.designs.time_varying import (
 )
 from analyses.designs.trial_emulation import target_trial
 from analyses.results import Result, diagnostics_json
+from data_schemas.tables import COLLABORATION_EVENT_COLUMNS
 from koord.errors import ContractViolation
 
 RESULTS_SCHEMA = "results"
+# Day of the first FK collaboration event of each type (days_to_first_fk_avst, ..._info4, ...)
+FK_FIRST_DAY_COLUMNS = tuple(f"days_to_first_{c[2:]}" for c in COLLABORATION_EVENT_COLUMNS.values())
 REQUIRED_TABLES = ("spells", "person_time")
 CATALOGUE_TABLE = "_analyses"
 
@@ -55,6 +61,8 @@ def load_spells(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """One row per spell with its follow-up, coordination, end reason and every covariate as text (categorical)."""
     return fetch_categorical(con, f"""
         select spell_id, person_id, followup_days, days_to_first_gc001, end_reason, is_coordinated,
+               spell_days, is_open_at_extraction, n_gc001, prior_sick_days_730,
+               days_to_first_dv077, days_to_first_aw026, {", ".join(FK_FIRST_DAY_COLUMNS)},
                {covariate_select_sql(KNOWN_COVARIATES)}
         from spells
         order by spell_id
@@ -124,6 +132,12 @@ def run_one(spec: AnalysisSpec, cache: _Cache, done: dict[str, Result], say: Cal
         return heterogeneity(spec, cells, spells_in_followup(cache.spells, p.entry_day))
     if spec.design in TABLE_OF_DESIGN:
         return regional_result(spec, cache.regional(p, say))
+    if spec.design == "coordination_timing":
+        return coordination_timing(spec, cache.spells, progress=say)
+    if spec.design == "coordination_need":
+        return coordination_need(spec, cache.spells, progress=say)
+    if spec.design == "coordination_timing_strategies":
+        return coordination_timing_strategies(spec, cache.spells, progress=say)
     if spec.design == "e_value":
         return e_value_result(spec, done[p.source])
     raise ValueError(f"no runner for design {spec.design!r}")  # specs validation makes this unreachable

@@ -30,7 +30,7 @@ import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
 
-from analyses.designs.covariates import CONFOUNDERS, DIMENSIONS, KNOWN_COVARIATES, REGION_CASE_MIX
+from analyses.designs.covariates import CONFOUNDERS, DIMENSIONS, KNOWN_COVARIATES, NEED_PREDICTORS, REGION_CASE_MIX
 from koord.errors import StudyDefinitionError
 
 ANALYSIS_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")  # a SQL table name without quoting
@@ -199,6 +199,82 @@ class RegionalParameters(CommonParameters):
 
 
 @dataclass(frozen=True)
+class TimingParameters(CommonParameters):
+    """Time to the first coordination and the chain of support after it (issue 12, `coordination_timing`).
+
+    entry_day : spells still followed at this day are the cohort (None: the study's
+        min_spell_days); time runs from the spell's first day (day index 0), so a GC001 on day
+        index t is an event at time t + 1 and "by day 30" means day index 0-29.
+    cif_days : days at which the cumulative incidence of the first GC001 is reported.
+    dimensions : groups the incidence is reported by, beside everyone and each sex.
+    plan_window_days : a rehabilitation plan (DV077) counts if within this many days of the first GC001.
+    fk_window_days : FK informed (4 §), a reconciliation meeting, or a follow-up of the plan
+        (AW026) counts if within this many days of the first GC001.
+    dose_top : coordination contacts per coordinated spell are tabulated 1, 2, ..., dose_top or more.
+    curve_step_days, curve_max_day : grid of the stored curves.
+    """
+
+    cif_days: tuple[int, ...] = field(default=(30, 60, 90, 180), metadata=_rule(1, 3650))
+    dimensions: tuple[str, ...] = field(default=("age_group", "diagnosis_group", "home_region_code", "start_year"),
+                                        metadata=_rule(items=KNOWN_COVARIATES))
+    plan_window_days: int = field(default=30, metadata=_rule(1, 365))
+    fk_window_days: int = field(default=90, metadata=_rule(1, 365))
+    dose_top: int = field(default=6, metadata=_rule(2, 50))
+    curve_step_days: int = field(default=7, metadata=_rule(1, 365))
+    curve_max_day: int = field(default=365, metadata=_rule(1, 3650))
+
+
+@dataclass(frozen=True)
+class NeedParameters(CommonParameters):
+    """Is coordination given by need? (issue 12, `coordination_need`).
+
+    confounders : the need model's predictors: what is known of a spell at day 14
+        (`covariates.NEED_PREDICTORS`); never coordination, nor the home region.
+    need_horizons : need = the predicted probability that a spell still followed at the entry
+        day lasts beyond each of these days; the first one ranks the spells.
+    folds : cross-fitting: each spell's need comes from the model fitted on the other folds.
+    uptake_window_days : uptake = a first GC001 on day index 0 .. window - 1.
+    n_groups : need groups (deciles) for the gradient and calibration.
+    high_need_groups : the top this many groups are "high need" (unmet need = high need
+        without coordination within the window).
+    ps_ridge : L2 penalty of the logistic models.
+    """
+
+    confounders: tuple[str, ...] = field(default=NEED_PREDICTORS, metadata=_rule(items=KNOWN_COVARIATES))
+    need_horizons: tuple[int, ...] = field(default=(90, 180), metadata=_rule(15, 3650))
+    folds: int = field(default=5, metadata=_rule(2, 20))
+    uptake_window_days: int = field(default=90, metadata=_rule(15, 365))
+    n_groups: int = field(default=10, metadata=_rule(2, 100))
+    high_need_groups: int = field(default=3, metadata=_rule(1, 99))
+    ps_ridge: float = field(default=1.0, metadata=_rule(0.0))
+
+
+@dataclass(frozen=True)
+class TimingStrategyParameters(CommonParameters):
+    """Clone-censor-weight emulation of "first coordination by day X" against "none within 90 days"
+    (issue 12, `coordination_timing_strategies`).
+
+    entry_day : time zero; eligible are spells still followed then and not coordinated before it.
+    strategy_days : one strategy "first GC001 by day X" per X (a grace period from time zero to X).
+    none_within_days : the comparator "no GC001 before this day".
+    horizons : days since the spell's first day at which return to work is compared.
+    bootstrap_replicates : person-level bootstrap replicates (weight models refitted in each).
+    weight_truncation : percentiles at which the censoring weights are truncated.
+    ps_ridge : L2 penalty of the censoring models.
+    curve_step_days, curve_max_day : grid of the stored curves.
+    """
+
+    strategy_days: tuple[int, ...] = field(default=(30, 60, 90), metadata=_rule(15, 365))
+    none_within_days: int = field(default=90, metadata=_rule(15, 365))
+    horizons: tuple[int, ...] = field(default=(180, 365), metadata=_rule(15, 3650))
+    bootstrap_replicates: int = field(default=100, metadata=_rule(0, 10000))
+    weight_truncation: tuple[float, ...] = field(default=(0.0, 99.5), metadata=_rule(0.0, 100.0))
+    ps_ridge: float = field(default=1.0, metadata=_rule(0.0))
+    curve_step_days: int = field(default=7, metadata=_rule(1, 365))
+    curve_max_day: int = field(default=365, metadata=_rule(1, 3650))
+
+
+@dataclass(frozen=True)
 class EValueParameters(CommonParameters):
     """E-value of the hazard ratio of another analysis (its rows for all, women and men)."""
 
@@ -217,6 +293,9 @@ DESIGNS: dict[str, type[CommonParameters]] = {
     "region_uptake": RegionalParameters,
     "region_rtw": RegionalParameters,
     "region_variation": RegionalParameters,
+    "coordination_timing": TimingParameters,
+    "coordination_need": NeedParameters,
+    "coordination_timing_strategies": TimingStrategyParameters,
 }
 
 # The documented default analyses, in the order they run.
@@ -253,6 +332,20 @@ DEFAULT_ANALYSES: dict[str, tuple[str, str]] = {
                          "Between-region variance: random-intercept GLMMs of uptake (null and adjusted: variance, median "
                          "odds ratio, latent ICC, proportional change in variance) and of the return-to-work and "
                          "coordination rates (median rate ratio), profile-likelihood intervals; per year."),
+    "coordination_timing": ("coordination_timing",
+                            "Time to the first coordination: cumulative incidence of the first GC001 by day 30, 60, 90 "
+                            "and 180 with the spell's other ends as competing events (Aalen-Johansen), by sex, age, "
+                            "diagnosis group, region and start year; the chain of support after it (plan, follow-up, FK "
+                            "informed, reconciliation meeting) and the number of coordination contacts."),
+    "coordination_need": ("coordination_need",
+                          "Is coordination given by need? A cross-fitted model of the risk of a spell lasting beyond 90 "
+                          "(180) days from what is known at day 14, uptake within 90 days by need decile, the "
+                          "concentration index of uptake over need, gaps between women and men and by region of birth "
+                          "at equal need, and unmet need (high need, no coordination) per region."),
+    "coordination_timing_strategies": ("coordination_timing_strategies",
+                                       "Does earlier coordination help? Clone-censor-weight emulation of first "
+                                       "coordination by day 30, 60 and 90 against none within 90 days: cumulative "
+                                       "incidence of return to work at 180 and 365 days with bootstrap intervals."),
 }
 DEFAULT_RUN: tuple[str, ...] = tuple(DEFAULT_ANALYSES)
 
@@ -366,6 +459,23 @@ def _check_cross_rules(where: str, params: CommonParameters, errors: list[str]) 
         cuts = params.band_cuts
         if list(cuts) != sorted(cuts):
             errors.append(f"{where} band_cuts: must be increasing, got {list(cuts)}")
+    increasing = {TimingParameters: ("cif_days",), NeedParameters: ("need_horizons",),
+                  TimingStrategyParameters: ("strategy_days", "horizons")}
+    for kind, names in increasing.items():
+        if isinstance(params, kind):
+            for name in names:
+                if list(getattr(params, name)) != sorted(getattr(params, name)):
+                    errors.append(f"{where} {name}: must be increasing, got {list(getattr(params, name))}")
+    if isinstance(params, NeedParameters) and params.high_need_groups >= params.n_groups:
+        errors.append(f"{where} high_need_groups: {params.high_need_groups} must be fewer than n_groups {params.n_groups}")
+    if isinstance(params, TimingStrategyParameters):
+        low, high = (params.weight_truncation + (None, None))[:2]
+        if len(params.weight_truncation) != 2 or low is None or high is None or not low < high:
+            errors.append(f"{where} weight_truncation: expected two percentiles [low, high] with low < high, "
+                          f"got {list(params.weight_truncation)}")
+        if params.none_within_days < max(params.strategy_days):
+            errors.append(f"{where} none_within_days: {params.none_within_days} is before the latest strategy day "
+                          f"{max(params.strategy_days)}; the comparator would overlap the strategies")
     if isinstance(params, TargetTrialParameters):
         low, high = (params.weight_truncation + (None, None))[:2]
         if len(params.weight_truncation) != 2 or low is None or high is None or not low < high:
@@ -527,7 +637,7 @@ def parameter_defaults(design: str) -> dict[str, Any]:
 
 __all__ = [
     "AnalysisSpec", "CommonParameters", "DEFAULT_ANALYSES", "DEFAULT_RUN", "DESIGNS", "EValueParameters",
-    "HeterogeneityParameters", "LandmarkParameters", "NaiveParameters", "RegionalParameters", "TargetTrialParameters",
-    "TimeVaryingCoxParameters", "TimeVaryingPoissonParameters", "parameter_defaults", "resolve_entry_day",
+    "HeterogeneityParameters", "LandmarkParameters", "NaiveParameters", "NeedParameters", "RegionalParameters",
+    "TargetTrialParameters", "TimeVaryingCoxParameters", "TimingParameters", "TimingStrategyParameters", "TimeVaryingPoissonParameters", "parameter_defaults", "resolve_entry_day",
     "spec_from_dict", "specs_from_table",
 ]

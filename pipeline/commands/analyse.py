@@ -126,6 +126,14 @@ def format_summary(specs, results, seconds: float, out: Path, written: dict) -> 
             main = s[s["level"].eq("all") & s["start_year"].eq("all") & s["estimand"].eq("observed_share")]
         elif spec.design == "region_variation":
             main = s[s["start_year"].eq("all") & s["estimand"].isin(["median_odds_ratio", "median_rate_ratio"])]
+        elif spec.design == "coordination_timing":  # the first GC001 by day 90, and its median day
+            main = main[(main["measure"].eq("cif_first_gc001") & pd.to_numeric(main["day"]).eq(90))
+                        | main["measure"].eq("median_day_first_gc001")]
+        elif spec.design == "coordination_need":
+            main = main[main["estimand"].isin(["auc", "concentration_index"]) & ~main["term"].eq("need_180")
+                        | (main["measure"].eq("unmet_need") & main["estimand"].eq("share"))]
+        elif spec.design == "coordination_timing_strategies":
+            main = main[main["measure"].eq("strategy_contrast") & main["estimand"].eq("risk_difference")]
         lines.append(f"  {spec.id} ({spec.design})")
         for _, r in main.iterrows():
             flags = json.loads(r["diagnostics"]) if isinstance(r["diagnostics"], str) else {}

@@ -64,7 +64,13 @@ def _read_warehouse(path: Path):
 
     from analyses.designs.run import load_spells
     from analyses.designs.time_varying import aggregate_person_time, needed_covariates
-    from pipeline.commands.recovery import CATALOGUE, REGION_RESULTS, REQUIRED_RESULTS, pooled_model_parameters
+    from pipeline.commands.recovery import (
+        CATALOGUE,
+        REGION_RESULTS,
+        REQUIRED_RESULTS,
+        TIMING_RESULTS,
+        pooled_model_parameters,
+    )
 
     if not path.is_file():
         raise KoordError(f"no warehouse at {path}: run `koord ingest`, `koord build` and `koord analyse` first")
@@ -83,8 +89,8 @@ def _read_warehouse(path: Path):
         if missing:
             raise KoordError(f"{path} has no results table(s) {', '.join(missing)}: run `koord analyse --warehouse "
                              f"{path} --out DIR --only {' '.join(REQUIRED_RESULTS)}` first")
-        # the region tables (rules e-h) only when the study ran them
-        wanted = (*REQUIRED_RESULTS, CATALOGUE, *(t for t in REGION_RESULTS if t in present))
+        # the region, timing and need tables (rules e-m) only when the study ran them
+        wanted = (*REQUIRED_RESULTS, CATALOGUE, *(t for t in (*REGION_RESULTS, *TIMING_RESULTS) if t in present))
         results = {t: con.execute(f'select * from results."{t}"').df() for t in wanted}
         spells = load_spells(con)
         built = con.execute("select spell_id, person_id, spell_start_date from spells").df()

@@ -56,6 +56,10 @@ d. ``excludes_planted_hr`` (expectation 'misses'): the naive 'ever coordinated' 
    interval lies below the planted HR of each chapter group, and overall below the smallest
    of them: immortal time biases it towards no effect (or harm), away from the truth.
 
+Timing, need and the timing strategies (issue 12): rules i-m, in `pipeline.commands.recovery_timing`
+(the natural course of the generator from the built spells) and `recovery_strategies`; they run
+for the results tables present.
+
 Regional differences (issue 11; `region_checks`). The planted truth is truth.json's
 ``region_effects``: per region ``u`` (log hazard of the first GC001, `coordination`) and
 ``v`` (log hazard of return to work, `return_to_work`), their sample variance (ddof = 1,
@@ -122,6 +126,8 @@ CHECK_COLUMNS = ["analysis_id", "check", "sex", "subgroup", "level", "term", "es
                  "truth", "expectation", "passed", "std_error", "mc_se", "z"]
 DEFAULT_MAX_TRIAL_ENTRIES = 2_000_000
 # Regional differences (rules e-h): optional results tables, checked when present.
+# Timing, need and timing strategies (issue 12; rules i-m in `recovery_timing` and `recovery_strategies`)
+TIMING_RESULTS = ("coordination_timing", "coordination_need", "coordination_timing_strategies")
 REGION_VARIATION = "region_variation"
 REGION_UPTAKE = "region_uptake"
 REGION_RTW = "region_rtw"
@@ -783,6 +789,11 @@ def check_recovery(results: Mapping[str, pd.DataFrame], spells: pd.DataFrame, bu
                                    horizons)
     region_rows, notes = region_checks(results, truth_json)
     rows += region_rows
+    from pipeline.commands.recovery_timing import issue12_checks  # imports the need design (slow to import)
+
+    timing_rows, timing_notes = issue12_checks(results, spells, linked, seed=seed, say=say)
+    rows += timing_rows
+    notes += timing_notes
     checks = pd.DataFrame(rows, columns=CHECK_COLUMNS)
     checks.attrs["notes"] = notes
     checks.attrs["trial_truth"] = {"n_eligible_trial_entries": sample.n_eligible,
@@ -793,7 +804,7 @@ def check_recovery(results: Mapping[str, pd.DataFrame], spells: pd.DataFrame, bu
 
 __all__ = [
     "CHECKED_CHAPTER_GROUPS", "CHECK_COLUMNS", "DEFAULT_MAX_TRIAL_ENTRIES", "EntrySample", "Linked",
-    "POOLED_MODEL_ANALYSIS", "REGION_RESULTS", "REQUIRED_RESULTS", "SPEARMAN_BARS", "TruthCheckRefused",
+    "POOLED_MODEL_ANALYSIS", "REGION_RESULTS", "REQUIRED_RESULTS", "TIMING_RESULTS", "SPEARMAN_BARS", "TruthCheckRefused",
     "allowed_other_outliers", "check_recovery", "check_truth_file", "hazard_ratio_checks",
     "planted_region_effects", "region_checks", "region_outlier_checks", "region_rank_check",
     "region_variance_checks", "spearman_bar",

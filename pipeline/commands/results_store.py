@@ -34,6 +34,13 @@ def _replace_rows(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame
     """Replace the rows of ``values`` (by ``key``) in results.<name>, creating the table if absent."""
     con.register("_frame", frame)
     if _table_exists(con, name):
+        # A long table shared by designs (balance, cif_curves) may gain columns another design writes
+        # (the timing strategies' balance has an arm): add them, NULL on the rows already there.
+        have = {r[0] for r in con.execute("select column_name from information_schema.columns "
+                                          "where table_schema = ? and table_name = ?", [RESULTS_SCHEMA, name]).fetchall()}
+        for column, kind in con.execute("select column_name, column_type from (describe select * from _frame)").fetchall():
+            if column not in have:
+                con.execute(f'alter table {RESULTS_SCHEMA}."{name}" add column "{column}" {kind}')
         con.execute(f'delete from {RESULTS_SCHEMA}."{name}" where {key} in (select unnest(?))', [values])
         con.execute(f'insert into {RESULTS_SCHEMA}."{name}" by name select * from _frame')
     else:

@@ -61,6 +61,9 @@ def model_vars(ctx: BuildContext) -> dict[str, Any]:
         "end_precedence": list(END_PRECEDENCE),
         "event_columns": {r: f"event_{r}" for r in END_REASONS if r != "censored"},
         "collaboration_event_columns": dict(COLLABORATION_EVENT_COLUMNS),
+        # (code, first date column, days-to-first column) of every collaboration event type
+        "collaboration_first_columns": [(code, f"first_{col[2:]}_date", f"days_to_first_{col[2:]}")
+                                        for code, col in COLLABORATION_EVENT_COLUMNS.items()],
         "exhaustion_disorder_code": EXHAUSTION_DISORDER,
         "born_in_sweden_code": next(c.code for c in code_list("birth_region") if c.label_en == "Sweden"),
         "sexes": list(SEXES),

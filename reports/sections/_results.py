@@ -42,9 +42,11 @@ DESIGN_SV = {
 }
 METHOD_DESIGN = {"cox": "time_varying_cox", "poisson": "time_varying_poisson"}
 DEFAULT_ORDER = ("tv_cox", "tv_poisson", "target_trial", "landmark", "naive_ever", "heterogeneity", "e_value")
-# Results tables with a chapter of their own (`reports.sections.regions`, with their own outputs and
-# disclosure declarations): not listed among the association's analyses.
-OWN_CHAPTER_TABLES = ("region_uptake", "region_rtw", "region_variation")
+# Results tables with a chapter of their own (`reports.sections.regions`, `reports.sections.timing`, with
+# their own outputs and disclosure declarations): not listed among the association's analyses, and their
+# curves in the shared curve table are drawn in their own chapter, not among the association's curves.
+OWN_CHAPTER_TABLES = ("region_uptake", "region_rtw", "region_variation",
+                      "coordination_timing", "coordination_need", "coordination_timing_strategies")
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,10 @@ def collect_results(inputs: ReportInputs) -> list[Output]:
                                    shared_counts=shared_population_counts(summary, flow)))
     for name in catalogue.curves:
         curve = inputs.query(f'select * from {RESULTS_SCHEMA}."{name}"')
+        if "analysis_id" in curve.columns:
+            curve = curve[~curve["analysis_id"].isin(OWN_CHAPTER_TABLES)].reset_index(drop=True)
+            if curve.empty:
+                continue
         groups = curve_group_columns(curve)
         outputs.append(CurveOutput(declaration("kurva"), curve, group_columns=groups, output_id=curve_id(name)))
         outputs.append(FigureOutput(declaration("figur_kurva"), source_ids=(curve_id(name),), output_id=curve_figure_id(name)))

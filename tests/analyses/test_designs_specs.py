@@ -99,7 +99,8 @@ def test_proposed_analyses_table_validates():
     text = '''
 [analyses]
 run = ["tv_cox", "tv_poisson", "target_trial", "landmark", "naive_ever", "heterogeneity", "e_value",
-       "region_uptake", "region_rtw", "region_variation"]
+       "region_uptake", "region_rtw", "region_variation",
+       "coordination_timing", "coordination_need", "coordination_timing_strategies"]
 seed = 2026
 
 [analyses.tv_cox]
@@ -133,6 +134,14 @@ source = "tv_cox"
 [analyses.region_uptake]
 uptake_window_days = 90
 rtw_horizons = [90, 180]
+
+[analyses.coordination_need]
+need_horizons = [90, 180]
+folds = 5
+
+[analyses.coordination_timing_strategies]
+strategy_days = [30, 60, 90]
+bootstrap_replicates = 100
 '''
     specs = specs_from_table(tomllib.loads(text)["analyses"])
     assert specs == specs_from_table(None)

@@ -39,11 +39,20 @@ EXPECTED_CHECKS = {
     ("region_uptake", "no_other_outliers_beyond_chance"): 1,
     ("region_rtw", "shrunken_estimates_rank_planted"): 1, ("region_rtw", "planted_outliers_outside_limits"): 1,
     ("region_rtw", "no_other_outliers_beyond_chance"): 1,
+    # timing and need (issue 12): the first GC001's incidence at days 30, 60, 90 for all, women, men;
+    # one check per dimension (diagnosis group, region); the concentration index for all, women, men
+    # and its planted sign; the strategies' 4 contrasts x 2 horizons for all, women, men
+    ("coordination_timing", "covers_planted_coordination_incidence"): 9,
+    ("coordination_timing", "planted_incidence_by_group"): 2,
+    ("coordination_need", "covers_planted_concentration_index"): 3,
+    ("coordination_need", "planted_need_gradient_sign"): 1,
+    ("coordination_timing_strategies", "covers_planted_strategy_contrast"): 24,
 }
 STUDY = """
 [analyses]
 run = ["tv_cox", "tv_poisson", "target_trial", "landmark", "naive_ever", "heterogeneity", "e_value",
-       "region_uptake", "region_rtw", "region_variation"]
+       "region_uptake", "region_rtw", "region_variation",
+       "coordination_timing", "coordination_need", "coordination_timing_strategies"]
 bootstrap_replicates = 40
 rank_draws = 200
 
@@ -96,13 +105,21 @@ def test_every_output_is_written(analysed):
                  "cif_curves", "balance", "_analyses"):
         assert name in tables and len(tables[name]), name
         assert (internal / "results" / f"{name}.csv").is_file()
-    for name in ("tv_cox", "tv_poisson", "target_trial", "landmark", "naive_ever", "heterogeneity", "e_value"):
+    designs = ("tv_cox", "tv_poisson", "target_trial", "landmark", "naive_ever", "heterogeneity", "e_value",
+               "coordination_timing", "coordination_need", "coordination_timing_strategies")
+    for name in designs:
+        assert name in tables and len(tables[name]), name
         assert list(tables[name].columns[: len(SUMMARY_COLUMNS)]) == SUMMARY_COLUMNS
         assert {"all", "woman", "man"} <= set(tables[name]["sex"]), f"{name} lacks results for women and men"
-    for figure in ("cif_target_trial.png", "forest_tv_cox.png", "forest_designs.png", "balance_target_trial.png"):
+    for figure in ("cif_target_trial.png", "forest_tv_cox.png", "forest_designs.png", "balance_target_trial.png",
+                   "cif_coordination_timing.png", "cif_coordination_timing_strategies.png"):
         assert (internal / "figures" / figure).stat().st_size > 10_000
     curves = tables["cif_curves"]
-    assert set(curves["arm"]) == {"coordination_now", "not_now"} and {"woman", "man"} <= set(curves["sex"])
+    arms = {"target_trial": {"coordination_now", "not_now"}, "coordination_timing": {"first_gc001"},
+            "coordination_timing_strategies": {"by_day_30", "by_day_60", "by_day_90", "none_within_90"}}
+    for analysis_id, expected in arms.items():
+        mine = curves[curves["analysis_id"] == analysis_id]
+        assert set(mine["arm"]) == expected and {"woman", "man"} <= set(mine["sex"]), analysis_id
     assert (curves.groupby(["sex", "subgroup", "level", "arm"])["cif"].apply(lambda c: c.is_monotonic_increasing)).all()
 
 

@@ -42,18 +42,22 @@ collaboration_events as (
 
 prior_sick_days as (
     -- days of the person's other spells in the prior_sick_leave_days (365) days before the
-    -- start (day -365 .. -1)
+    -- start (day -365 .. -1), and the same over two years (day -730 .. -1)
     select
         s.spell_id,
         sum(greatest(0,
             least(coalesce(o.spell_end_date, {{ var('extraction_date') }}), s.spell_start_date - 1)
             - greatest(o.spell_start_date, s.spell_start_date - {{ var('prior_sick_leave_days') }}) + 1
-        ))::integer as prior_sick_days_365
+        ))::integer as prior_sick_days_365,
+        sum(greatest(0,
+            least(coalesce(o.spell_end_date, {{ var('extraction_date') }}), s.spell_start_date - 1)
+            - greatest(o.spell_start_date, s.spell_start_date - 2 * {{ var('prior_sick_leave_days') }}) + 1
+        ))::integer as prior_sick_days_730
     from study_spells as s
     join all_spells as o
         on o.person_id = s.person_id
         and o.spell_start_date < s.spell_start_date
-        and coalesce(o.spell_end_date, {{ var('extraction_date') }}) >= s.spell_start_date - {{ var('prior_sick_leave_days') }}
+        and coalesce(o.spell_end_date, {{ var('extraction_date') }}) >= s.spell_start_date - 2 * {{ var('prior_sick_leave_days') }}
     group by s.spell_id
 ),
 
@@ -86,6 +90,9 @@ collaboration as (
         spell_id
         {%- for code, column in var('collaboration_event_columns') %},
         count(*) filter (where event_type = {{ code }}) as {{ column | name }}
+        {%- endfor %}
+        {%- for code, first_column, _days in var('collaboration_first_columns') %},
+        min(event_date) filter (where event_type = {{ code }}) as {{ first_column | name }}
         {%- endfor %}
     from collaboration_events
     group by spell_id
@@ -122,6 +129,7 @@ joined as (
         h.disposable_income_hsek,
         h.birth_region_code,
         coalesce(d.prior_sick_days_365, 0) as prior_sick_days_365,
+        coalesce(d.prior_sick_days_730, 0) as prior_sick_days_730,
         c.first_gc001_date,
         coalesce(c.n_gc001, 0)::integer as n_gc001,
         c.first_gc001_care_level,
@@ -132,6 +140,9 @@ joined as (
         coalesce(c.n_aw026, 0)::integer as n_aw026,
         {%- for _code, column in var('collaboration_event_columns') %}
         coalesce(f.{{ column | name }}, 0)::integer as {{ column | name }},
+        {%- endfor %}
+        {%- for _code, first_column, days_column in var('collaboration_first_columns') %}
+        (f.{{ first_column | name }} - s.spell_start_date)::integer as {{ days_column | name }},
         {%- endfor %}
         e.earnings_before_sek,
         e.earnings_after_sek
@@ -191,6 +202,7 @@ final as (
         birth_region_code = {{ var('born_in_sweden_code') }} as is_born_in_sweden,
         prior_sick_days_365,
         prior_sick_days_365 > 0 as has_prior_sick_leave,
+        prior_sick_days_730,
         first_gc001_date,
         (first_gc001_date - spell_start_date)::integer as days_to_first_gc001,
         n_gc001,
@@ -200,12 +212,16 @@ final as (
         first_gc001_region_code,
         first_gc001_region_code = home_region_code as is_gc001_in_home_region,
         first_dv077_date,
+        (first_dv077_date - spell_start_date)::integer as days_to_first_dv077,
         n_dv077,
         first_aw026_date,
         (first_aw026_date - spell_start_date)::integer as days_to_first_aw026,
         n_aw026,
         {%- for _code, column in var('collaboration_event_columns') %}
         {{ column | name }},
+        {%- endfor %}
+        {%- for _code, _first, days_column in var('collaboration_first_columns') %}
+        {{ days_column | name }},
         {%- endfor %}
         earnings_before_sek,
         earnings_after_sek,
