@@ -382,7 +382,7 @@ def _fit_grouped(columns: dict[str, np.ndarray], y: np.ndarray, analysis_id: str
 
 
 def _gap_fit(data: pd.DataFrame, characteristic: str, level: str, reference: str, basis: np.ndarray,
-             analysis_id: str, min_size: int) -> tuple[Any, np.ndarray, np.ndarray, str | None]:
+             analysis_id: str, min_size: int, min_events: int = 10) -> tuple[Any, np.ndarray, np.ndarray, str | None]:
     """Logistic model of uptake on the need basis + the compared characteristic (rows of the two levels).
 
     Returns the fit (None with a note when it cannot be made), the rows compared, the
@@ -394,8 +394,11 @@ def _gap_fit(data: pd.DataFrame, characteristic: str, level: str, reference: str
     y = data["uptake"].to_numpy(dtype=float)[compared]
     sizes = [int((x == v).sum()) for v in (1, 0)]
     events = [float(y[x == v].sum()) for v in (1, 0)]
-    if min(sizes) < min_size or min(events) < 1:
-        return None, compared, x, "too few spells or events in a compared group", None
+    # an odds ratio rests on the events and the non-events of both groups: with a handful of either
+    # the estimate runs off to a boundary and its interval is meaningless
+    non_events = [size - e for size, e in zip(sizes, events)]
+    if min(sizes) < min_size or min(events + non_events) < min_events:
+        return None, compared, x, "too few spells, events or non-events in a compared group", None
     columns = {f"need_{j}": basis[compared, j] for j in range(basis.shape[1])}
     columns["gap"] = x
     try:
@@ -430,7 +433,7 @@ def _gap_rows(data: pd.DataFrame, params: NeedParameters, sex: str, notes: dict[
         if everyone_only and sex != "all":
             continue
         fit, compared, x, note, difference = _gap_fit(data, characteristic, level, reference, basis,
-                                                      f"gap_{term}_{sex}", params.min_level_size)
+                                                      f"gap_{term}_{sex}", params.min_level_size, params.min_events)
         counts = {"n_persons": int(data.loc[compared, "person_id"].nunique()),
                   "n_events": int(data["uptake"].to_numpy()[compared].sum()), "n_spells": int(compared.sum()),
                   "n_spells_level": int(x.sum()), "n_spells_reference": int((1 - x).sum())}
@@ -448,7 +451,7 @@ def _gap_rows(data: pd.DataFrame, params: NeedParameters, sex: str, notes: dict[
         for region, inside in _level_masks(data[REGION]):
             sub = data.loc[inside].reset_index(drop=True)
             fit, compared, x, note, _ = _gap_fit(sub, characteristic, level, reference, basis[inside],
-                                              f"gap_{term}_{region}", params.min_level_size)
+                                              f"gap_{term}_{region}", params.min_level_size, params.min_events)
             counts = {"n_persons": int(sub.loc[compared, "person_id"].nunique()),
                       "n_events": int(sub["uptake"].to_numpy()[compared].sum()), "n_spells": int(compared.sum()),
                       "n_spells_level": int(x.sum()), "n_spells_reference": int((1 - x).sum())}
