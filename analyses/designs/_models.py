@@ -201,3 +201,17 @@ def finish_summary(rows: list[dict[str, Any]], analysis_id: str, method: str,
     summary = make_summary(rows, analysis_id=analysis_id, method=method, diagnostics=diagnostics)
     summary["diagnostics"] = [diagnostics_json(d) for d in per_row]
     return summary
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error over the list, e.g. the regions)."""
+    p = np.asarray(p_values, float)
+    if len(p) == 0:
+        return []
+    order = np.argsort(p)
+    m = len(p)
+    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = adjusted
+    return out.tolist()
+

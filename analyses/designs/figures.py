@@ -103,8 +103,13 @@ def plot_forest(rows: pd.DataFrame, title: str, reference: float = 1.0) -> bytes
 
 def plot_balance(balance: pd.DataFrame, title: str, threshold: float = 0.1) -> bytes:
     """|SMD| per covariate before and after weighting (pooled over trials), threshold line."""
-    b = balance[(balance["trial_week"] == "all") & (balance["sex"] == "all") & (balance["subgroup"] == "all")]
-    b = b.assign(before=b["smd_before"].abs(), after=b["smd_after"].abs()).sort_values("before")
+    b = balance[(balance["sex"] == "all") & (balance["subgroup"] == "all")]
+    if "trial_week" in b.columns and b["trial_week"].notna().any():  # the trials: pooled over trial weeks
+        b = b[b["trial_week"] == "all"]
+    b = b.assign(before=b["smd_before"].abs(), after=b["smd_after"].abs())
+    if "arm" in b.columns and b["arm"].notna().any():  # the timing strategies: each covariate's worst arm and day
+        b = b.groupby("covariate", as_index=False)[["before", "after"]].max()
+    b = b.sort_values("before")
     fig, ax = plt.subplots(figsize=(7, max(3, 0.22 * len(b) + 1.2)))
     y = np.arange(len(b))
     ax.scatter(b["before"], y, marker="o", facecolor="white", edgecolor="tab:red", label="before weighting")

@@ -40,7 +40,7 @@ import pandas as pd
 import scipy.sparse
 from scipy import stats
 
-from analyses.designs._models import finish_summary, populations
+from analyses.designs._models import finish_summary, holm, populations
 from analyses.designs.covariates import (
     LevelPlan,
     indicator_matrix,
@@ -260,19 +260,6 @@ def need_basis(need: np.ndarray) -> np.ndarray:
     quantiles = {3: (0.10, 0.5, 0.90), 4: (0.05, 0.35, 0.65, 0.95), 5: (0.05, 0.275, 0.5, 0.725, 0.95)}[SPLINE_KNOTS]
     knots = np.unique(np.quantile(logit, quantiles))
     return np.column_stack([logit, _restricted_cubic_spline(logit, knots)])
-
-
-def holm(p_values: list[float]) -> list[float]:
-    """Holm's step-down adjusted p-values."""
-    p = np.asarray(p_values, float)
-    if len(p) == 0:
-        return []
-    order = np.argsort(p)
-    m = len(p)
-    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    out = np.empty(m)
-    out[order] = adjusted
-    return out.tolist()
 
 
 # --- the analysis --------------------------------------------------------------------------------------

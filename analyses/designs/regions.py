@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analyses.designs._models import holm
 from analyses.designs.covariates import CovariatePlan, LevelPlan, covariate_select_sql, indicators, plan_levels
 from analyses.designs.specs import AnalysisSpec, RegionalParameters
 from analyses.designs.time_varying import aggregate_person_time
@@ -450,7 +451,7 @@ def _gap_rows(data: pd.DataFrame, covariates: list[str], sex: str, params: Regio
                        conf_high=np.exp(estimate + z * se), p_value=float(2 * stats.norm.sf(abs(estimate / se))))
             results.append(row)
         regional = [r for r in results if r["level"] != "all" and "p_value" in r]
-        adjusted = _holm([r["p_value"] for r in regional])
+        adjusted = holm([r["p_value"] for r in regional])
         for r, p in zip(regional, adjusted):
             r["p_holm"] = p
             r["is_significant_holm"] = bool(p < _ALPHA)
@@ -458,19 +459,6 @@ def _gap_rows(data: pd.DataFrame, covariates: list[str], sex: str, params: Regio
             r["level"] for r in regional if r["is_significant_holm"])
         rows += results
     return rows
-
-
-def _holm(p_values: list[float]) -> list[float]:
-    """Holm's step-down adjusted p-values (family-wise error over the regions)."""
-    p = np.asarray(p_values, float)
-    if len(p) == 0:
-        return []
-    order = np.argsort(p)
-    m = len(p)
-    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    out = np.empty(m)
-    out[order] = adjusted
-    return out.tolist()
 
 
 def _rate_oe(cells: pd.DataFrame, covariates: list[str], sex: str, params: RegionalParameters, what: str,

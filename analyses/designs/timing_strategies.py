@@ -388,8 +388,14 @@ def fit_models(design: Design, freq: np.ndarray, previous: tuple | None = None) 
     return logits, band
 
 
-def arm_weights(design: Design, models: tuple, freq: np.ndarray, report_weights: bool = True) -> Weights:
-    """Every arm's weight slots, truncated within arm, and (with ``report_weights``) the weights' report."""
+def arm_weights(design: Design, models: tuple, freq: np.ndarray, report_weights: bool = True,
+                workspace: np.ndarray | None = None) -> Weights:
+    """Every arm's weight slots, truncated within arm, and (with ``report_weights``) the weights' report.
+
+    ``workspace``: an n × (bands + 1) Fortran-ordered array the none arm's slots are written into
+    (the bootstrap reuses one: on this machine fresh pages of a large array cost more than the
+    arithmetic); None allocates a new one.
+    """
     p = design.params
     logits, band = models
     slots, p_by_day, report = {}, {}, {}
@@ -413,8 +419,17 @@ def arm_weights(design: Design, models: tuple, freq: np.ndarray, report_weights:
     mid = np.append(lo + (hi - lo + 1) / 2.0, n_day)  # mean risk time in each band, then N
     mid = np.minimum(mid, np.append(hi, n_day))
     lam = cumulative_censoring_hazard(band, design.limits, mid)
-    raw = np.ones((n, len(lam) + 1))  # slot 0: weight 1
-    np.exp(np.minimum(risk[:, None] * lam[None, :], 50.0), out=raw[:, 1:])
+    shape = (n, len(lam) + 1)
+    raw = workspace if workspace is not None and workspace.shape == shape else np.empty(shape, order="F")
+    # slot 0: weight 1; a column per slot, contiguous
+    raw[:, 0] = 1.0
+    # in place, column by column: no n × bands temporaries (at a national scale their allocation,
+    # not the arithmetic, dominated each bootstrap replicate)
+    for j, value in enumerate(lam, start=1):
+        column = raw[:, j]
+        np.multiply(risk, value, out=column)
+        np.minimum(column, 50.0, out=column)
+        np.exp(column, out=column)
     n_bands = len(lo)
     stop = np.where(design.t_c < n_day, design.t_c, design.followup)
     last_slot = np.clip(np.searchsorted(design.limits, stop, side="left"), 1, n_bands + 1)
@@ -504,7 +519,7 @@ def aalen_johansen_from_sums(sums: np.ndarray) -> np.ndarray:
 
 def row_weights(rows: ArmRows, slots: np.ndarray, freq: np.ndarray) -> np.ndarray:
     """The rows' weights: the clone's frequency × its weight in the row's slot."""
-    return freq[rows.clone] * slots.ravel()[rows.clone * slots.shape[1] + rows.slot]
+    return freq[rows.clone] * slots[rows.clone, rows.slot]
 
 
 # --- 5.-6. one analysis ----------------------------------------------------------------------------------
@@ -590,8 +605,9 @@ def coordination_timing_strategies(spec: AnalysisSpec, spells: pd.DataFrame,
 
     keys = {a.name: arm_keys(a, cell, timeline) for a in arms}
 
-    def estimate(freq: np.ndarray, models, report_weights: bool = False) -> tuple[dict[str, np.ndarray], Weights]:
-        weights = arm_weights(design, models, freq, report_weights)
+    def estimate(freq: np.ndarray, models, report_weights: bool = False,
+                 workspace: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], Weights]:
+        weights = arm_weights(design, models, freq, report_weights, workspace)
         out = {}
         for rows in arms:
             sums = arm_sums(rows, cell, timeline, row_weights(rows, weights.slots[rows.name], freq), keys[rows.name])
@@ -601,11 +617,12 @@ def coordination_timing_strategies(spec: AnalysisSpec, spells: pd.DataFrame,
     ones = np.ones(len(el))
     models = fit_models(design, ones)
     point, weights = estimate(ones, models, report_weights=True)
+    workspace = np.empty_like(weights.slots[none_arm(p.none_within_days)], order="F")  # the replicates' none-arm slots
     rng = np.random.default_rng(p.seed)
     replicates = []
     for b in range(1, p.bootstrap_replicates + 1):
         freq = person_frequencies(person_index, len(persons), rng)
-        rep, _ = estimate(freq, fit_models(design, freq, models))
+        rep, _ = estimate(freq, fit_models(design, freq, models), workspace=workspace)
         replicates.append(rep)
         if progress and b % 25 == 0:
             progress(f"{spec.id}: {b} bootstrap replicates")

@@ -9,7 +9,7 @@ import pandas as pd
 
 from data_schemas.tables import SEXES
 from koord.errors import ContractViolation
-from reports.disclosure import CountTable, Equation, with_margins
+from reports.disclosure import CellRef, CountTable, Equation, LinkedEquation, SharedCount, with_margins
 
 TOTAL = "Totalt"
 MISSING = "__saknas__"  # row label of NULL values, so the rows add up to the margin
@@ -101,3 +101,55 @@ def counts_single_column(values: pd.Series, column: str) -> CountTable:
 
 def is_number(x: object) -> bool:
     return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+
+
+def units_by_sex_tables(rows: pd.DataFrame, output_id: str, event: str, no_event: str,
+                        populations: Sequence[str] = ("all", *SEXES)) -> tuple[dict, list]:
+    """Per population a count table of units (rows: e.g. regions) × (``event``, ``no_event``) with margins.
+
+    ``rows``: one row per population (``sex``) and unit (``level``) with ``n_spells`` (the
+    unit's spells) and ``n_events`` (those with the event). Also the equations everyone = women
+    + men, cell by cell, where they hold: secondary suppression and the audit then hold across
+    the sexes as well as across the units.
+    """
+    order = sorted(set(rows["level"].astype(str)))
+    tables = {}
+    for population in populations:
+        d = rows[rows["sex"] == population].set_index("level")
+        if d.empty:
+            continue
+        spells, events = d["n_spells"].astype("int64"), d["n_events"].astype("int64")
+        wide = pd.DataFrame({event: events, no_event: spells - events}).reindex([c for c in order if c in d.index])
+        wide.index.name, wide.columns.name = None, None
+        tables[population] = with_margins(wide.astype("int64"), total_label=TOTAL, group_axis="rows")
+    links = []
+    if all(p in tables for p in ("all", *SEXES)):
+        every, parts = tables["all"].values, [tables[s].values for s in SEXES]
+        for r in every.index:
+            for c in every.columns:
+                if all(r in p.index for p in parts) and every.at[r, c] == sum(p.at[r, c] for p in parts):
+                    links.append(LinkedEquation(CellRef(output_id, "all", r, c),
+                                                tuple(CellRef(output_id, s, r, c) for s in SEXES)))
+    return tables, links
+
+
+def counts_shared_with_tables(rows: pd.DataFrame, tables: dict, output_id: str, event: str,
+                              row_label) -> tuple[SharedCount, ...]:
+    """Each model row's ``n_events`` and ``n_spells`` as the cells of `units_by_sex_tables`' tables, when equal.
+
+    ``row_label(row)`` names the table row a model row describes (a unit, or `TOTAL`).
+    """
+    shared = []
+    for i, row in rows.reset_index(drop=True).iterrows():
+        table = tables.get(str(row["sex"]))
+        if table is None:
+            continue
+        r = row_label(row)
+        if r not in table.values.index:
+            continue
+        for column, cell in (("n_events", event), ("n_spells", TOTAL)):
+            value = row[column]
+            if value is not None and not pd.isna(value) and float(value) == float(table.values.at[r, cell]):
+                shared.append(SharedCount(int(i), column, CellRef(output_id, str(row["sex"]), r, cell)))
+    return tuple(shared)
+

@@ -37,14 +37,14 @@ import pandas as pd
 from markupsafe import Markup
 
 from data_schemas.tables import SEXES
-from reports.disclosure import CellRef, CheckedOutput, FigureOutput, FrequencyOutput, LinkedEquation, ModelOutput, Output, SharedCount, with_margins
+from reports.disclosure import CheckedOutput, FigureOutput, FrequencyOutput, ModelOutput, Output, SharedCount
 from reports.figures import funnel_figure, tile_map_figure
-from reports.formatting import SUPPRESSED_NOTE, format_count, format_interval, format_number, format_percent, format_ratio, is_missing
+from reports.formatting import SUPPRESSED_NOTE, format_interval, format_number, format_percent, format_ratio, is_missing
 from reports.inputs import RESULTS_SCHEMA, ReportInputs
 from reports.labels import REGION_GAP_SV, SEX_PLURAL_SV, SEX_SINGULAR_SV, region_letter, value_label
 from reports.outputs import declaration, instance_id
 from reports.sections import RenderContext, Section, register
-from reports.sections._build import TOTAL
+from reports.sections._build import TOTAL, counts_shared_with_tables, units_by_sex_tables
 from reports.views import DataCell, HeaderCell, Row, RowGroup, TableView, count_cell
 
 UPTAKE, RTW, VARIATION = "region_uptake", "region_rtw", "region_variation"
@@ -119,43 +119,13 @@ def _uptake_rows(uptake: pd.DataFrame) -> pd.DataFrame:
 def _count_tables(rows: pd.DataFrame) -> tuple[dict, list]:
     """Spells and coordinated per region and population, from the regions' observed-share rows."""
     shares = rows[(rows["estimand"] == "observed_share") & (rows["level"] != NATIONAL)]
-    order = sorted(set(shares["level"].astype(str)))
-    tables = {}
-    for population in POPULATIONS:
-        d = shares[shares["sex"] == population].set_index("level")
-        if d.empty:
-            continue
-        spells = d["n_spells"].astype("int64")
-        coordinated = d["n_events"].astype("int64")
-        wide = pd.DataFrame({COORDINATED: coordinated, NOT_COORDINATED: spells - coordinated}).reindex(
-            [c for c in order if c in d.index])
-        wide.index.name, wide.columns.name = None, None
-        tables[population] = with_margins(wide.astype("int64"), total_label=TOTAL, group_axis="rows")
-    links = []
-    if all(p in tables for p in POPULATIONS):
-        every, parts = tables["all"].values, [tables[s].values for s in SEXES]
-        for r in every.index:
-            for c in every.columns:
-                if all(r in p.index for p in parts) and every.at[r, c] == sum(p.at[r, c] for p in parts):
-                    links.append(LinkedEquation(CellRef(COUNTS_ID, "all", r, c),
-                                                tuple(CellRef(COUNTS_ID, s, r, c) for s in SEXES)))
-    return tables, links
+    return units_by_sex_tables(shares, COUNTS_ID, COORDINATED, NOT_COORDINATED, POPULATIONS)
 
 
 def _shared_counts(rows: pd.DataFrame, tables: dict) -> tuple[SharedCount, ...]:
     """Each row's coordinated (``n_events``) and spells (``n_spells``) as the count table's cells, when equal."""
-    shared = []
-    for i, row in rows.reset_index(drop=True).iterrows():
-        table = tables.get(row["sex"])
-        if table is None:
-            continue
-        r = TOTAL if row["level"] == NATIONAL else row["level"]
-        if r not in table.values.index:
-            continue
-        for column, cell in (("n_events", COORDINATED), ("n_spells", TOTAL)):
-            if not is_missing(row[column]) and float(row[column]) == float(table.values.at[r, cell]):
-                shared.append(SharedCount(int(i), column, CellRef(COUNTS_ID, str(row["sex"]), r, cell)))
-    return tuple(shared)
+    return counts_shared_with_tables(rows, tables, COUNTS_ID, COORDINATED,
+                                     lambda row: TOTAL if row["level"] == NATIONAL else row["level"])
 
 
 def _gap_rows(uptake: pd.DataFrame) -> pd.DataFrame:

@@ -37,14 +37,14 @@ import pandas as pd
 from markupsafe import Markup
 
 from data_schemas.tables import SEXES
-from reports.disclosure import CellRef, CheckedOutput, CurveOutput, FigureOutput, FrequencyOutput, LinkedEquation, ModelOutput, Output, SharedCount, with_margins
+from reports.disclosure import CheckedOutput, CurveOutput, FigureOutput, FrequencyOutput, ModelOutput, Output, SharedCount
 from reports.figures import gradient_figure, incidence_lines_figure
 from reports.formatting import SUPPRESSED_NOTE, format_interval, format_number, format_percent, format_ratio, is_missing
 from reports.inputs import RESULTS_SCHEMA, ReportInputs
 from reports.labels import NEED_GAP_SV, SEX_PLURAL_SV, SEX_SINGULAR_SV, TIMING_MEASURE_SV, need_group_label, strategy_label, value_label
 from reports.outputs import declaration, instance_id
 from reports.sections import RenderContext, Section, register
-from reports.sections._build import TOTAL
+from reports.sections._build import TOTAL, counts_shared_with_tables, units_by_sex_tables
 from reports.views import DataCell, HeaderCell, Row, RowGroup, TableView, count_cell
 
 TIMING, NEED, STRATEGIES, CURVES = "coordination_timing", "coordination_need", "coordination_timing_strategies", "cif_curves"
@@ -111,42 +111,13 @@ def _model(key: str, rows: pd.DataFrame, output_id: str, **options) -> ModelOutp
 
 def _unmet_tables(shares: pd.DataFrame) -> tuple[dict, list]:
     """High-need spells without and with coordination per region and population, from the unmet shares."""
-    regional = shares[shares["subgroup"] == REGION]
-    order = sorted(set(regional["level"].astype(str)))
-    tables = {}
-    for population in POPULATIONS:
-        d = regional[regional["sex"] == population].set_index("level")
-        if d.empty:
-            continue
-        spells, unmet = d["n_spells"].astype("int64"), d["n_events"].astype("int64")
-        wide = pd.DataFrame({UNMET: unmet, MET: spells - unmet}).reindex([c for c in order if c in d.index])
-        wide.index.name, wide.columns.name = None, None
-        tables[population] = with_margins(wide.astype("int64"), total_label=TOTAL, group_axis="rows")
-    links = []
-    if all(p in tables for p in POPULATIONS):
-        every, parts = tables["all"].values, [tables[s].values for s in SEXES]
-        for r in every.index:
-            for c in every.columns:
-                if all(r in p.index for p in parts) and every.at[r, c] == sum(p.at[r, c] for p in parts):
-                    links.append(LinkedEquation(CellRef(UNMET_COUNTS_ID, "all", r, c),
-                                                tuple(CellRef(UNMET_COUNTS_ID, s, r, c) for s in SEXES)))
-    return tables, links
+    return units_by_sex_tables(shares[shares["subgroup"] == REGION], UNMET_COUNTS_ID, UNMET, MET, POPULATIONS)
 
 
 def _unmet_shared(shares: pd.DataFrame, tables: dict) -> tuple[SharedCount, ...]:
     """Each share's unmet (``n_events``) and high-need spells (``n_spells``) as the count table's cells, when equal."""
-    shared = []
-    for i, row in shares.iterrows():
-        table = tables.get(str(row["sex"]))
-        if table is None:
-            continue
-        r = str(row["level"]) if row["subgroup"] == REGION else TOTAL
-        if r not in table.values.index:
-            continue
-        for column, cell in (("n_events", UNMET), ("n_spells", TOTAL)):
-            if not is_missing(row[column]) and float(row[column]) == float(table.values.at[r, cell]):
-                shared.append(SharedCount(int(i), column, CellRef(UNMET_COUNTS_ID, str(row["sex"]), r, cell)))
-    return tuple(shared)
+    return counts_shared_with_tables(shares, tables, UNMET_COUNTS_ID, UNMET,
+                                     lambda row: str(row["level"]) if row["subgroup"] == REGION else TOTAL)
 
 
 def _curve_output(curves: pd.DataFrame | None, analysis_id: str, output_id: str) -> CurveOutput | None:
