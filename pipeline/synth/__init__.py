@@ -28,12 +28,18 @@ and the planted ``outliers``); ``study`` (the study rules the counts use, from
 overall, by sex, chapter group and diagnosis group; end reasons under the
 ``earnings_confirmed`` definition; GC001 contacts outside spells); ``calibration``
 (realised values and targets); ``care``; ``faults`` (``rates``, ``rows[file stem][kind]``,
-``totals``, ``files``: latin1 / delimiter / extra_columns / yyyymmdd_whole_file);
-``model`` (the outcome model, in words).
+``totals``, ``files``: latin1 / delimiter / extra_columns / yyyymmdd_whole_file;
+``integral_decimal_cells_by_column``: whole numbers written as decimals, a kind that loads with
+a warning); ``variants`` (what the as-delivered names mode writes besides the names, see
+`pipeline.synth.variants`: ``names``, ``written``, ``senpnr_repeat`` (``rows`` per LISA stem =
+extra rows with SenPNr = 0, ``total``, ``warned_rows`` = what ingest's ``senpnr_repeat`` counts),
+``scb_bakgrund`` (``rows``, ``labels``, ``codes``, ``persons_missing``) and ``asjp_periods``
+(``rows``)); ``model`` (the outcome model, in words).
 
 Modules: `model` (parameters, hazards, true cumulative incidence), `simulate` (persons,
 spells, benefit periods), `truth` (end reasons and counts), `registers`, `care`, `agi`,
-`survey` (the extracts), `faults`, `writers`, `delivery` (orchestration).
+`survey` (the extracts), `variants` (SenPNr repeats, scb_bakgrund, ASJP), `faults`, `writers`,
+`delivery` (orchestration).
 """
 
 from __future__ import annotations
@@ -77,7 +83,8 @@ def write_delivery(
     out_dir : delivery folder (created; existing extract files are overwritten).
     persons : number of persons in the study population (each has >= 1 FK sickness period).
     seed : random seed; the same seed gives byte-identical files.
-    faults : inject the dirt of real deliveries at known rates (recorded in truth["faults"]).
+    faults : inject the dirt of real deliveries at known rates (recorded in truth["faults"]), whole
+        numbers written as decimals (``1.0``, ``2,0``, ``25.00``) among them.
     fmt : "csv" (``;``-delimited) or "parquet".
     encoding : "utf-8" or "latin-1" for CSV files.
     truth_path : where truth.json goes; default ``out_dir/../truth.json``.
@@ -86,8 +93,12 @@ def write_delivery(
     names : "as_delivered" (default): the column names a real delivery carries, LISA's
         year-specific ones (``SyssStat11``/``Sun2000Niva_Old`` to 2018, ``SyssStat19``/
         ``SUN2020Niva_Old`` from 2019, ``DispInk04``) and the project-prefixed key
-        ``P1105_LopNr_PersonNr`` in FK's files (named in the manifest); "canonical": every
-        column under the contract's own name (``Sun2000Niva_Old`` for education).
+        ``P1105_LopNr_PersonNr`` in FK's files (named in the manifest), and what real deliveries
+        carry besides (`pipeline.synth.variants`): ``SenPNr`` in LISA with earlier identities
+        (SenPNr = 0) of 0.5 % of person-years, the optional ``scb_bakgrund`` (region of birth,
+        30 % of rows as text labels) and 2 % of SJP periods coded ASJP; "canonical": every
+        column under the contract's own name (``Sun2000Niva_Old`` for education), none of the
+        variants (no SenPNr, no scb_bakgrund, no ASJP). The built tables are the same.
     """
     return _write(
         out_dir, persons, seed, faults=faults, fmt=fmt, encoding=encoding, truth_path=truth_path,

@@ -27,6 +27,7 @@ from pipeline.synth.survey import survey
 from pipeline.synth.truth import (
     StudyRules, calibration, chapter_hazard_ratios, counts, labelled_spells, spell_outcomes,
 )
+from pipeline.synth.variants import BACKGROUND_STEM, Variants
 from pipeline.synth.writers import manifest_toml, write_csv, write_parquet
 
 FORMATS = ("csv", "parquet")
@@ -112,6 +113,7 @@ def write_delivery(
                       extraction_date=extraction_date)
         rules = StudyRules.default()
         outcomes = spell_outcomes(gt, rules)
+    variants = Variants(gt, enabled=names == "as_delivered")
     injector = FaultInjector(gt, fmt) if faults else None
     plan = injector.plan if injector else FaultPlan()
     files: list[dict] = []
@@ -120,6 +122,7 @@ def write_delivery(
     def write(stem: str, chunks) -> int:
         ex, year = match_file_stem(stem)
         path = out_dir / f"{stem}.{ext}"
+        chunks = variants.apply(stem, chunks)
         if injector:
             chunks = injector.apply(stem, chunks)
         renames = delivered_names(ex, year, names)
@@ -161,7 +164,8 @@ def write_delivery(
         survey_truth.update(t)
         return df
 
-    builders = [(f"scb_lisa_{y}", one(lambda y=y: lisa_year(gt, y, outcomes))) for y in gt.window.lisa_years] + [
+    builders = [(f"scb_lisa_{y}", one(lambda y=y: lisa_year(gt, y, outcomes))) for y in gt.window.lisa_years] + (
+        [(BACKGROUND_STEM, one(variants.background))] if variants.enabled else []) + [
         ("scb_dodsorsak", one(lambda: deaths(gt, outcomes))),
         ("scb_migrationer", one(lambda: migrations(gt))),
         ("fk_midas_sjukpenning", one(lambda: sickness_benefit(gt))),
@@ -186,6 +190,7 @@ def write_delivery(
         lab = (labelled_spells(gt, outcomes).join(pl.concat(flags), on="spell_row", how="left")
                .join(pl.concat(gc001), on="spell_row", how="left"))
         truth = _truth(gt, lab, rules, files, care_info, survey_truth, fault_truth, seed, persons, fmt, encoding)
+        truth["variants"] = {"names": names, **variants.truth()}
         _truth_spells(gt, lab).write_parquet(truth_path.parent / TRUTH_SPELLS_FILE)
         truth_path.write_text(json.dumps(truth, indent=2, ensure_ascii=False), encoding="utf-8")
     say(f"  truth: {truth_path} (+ {TRUTH_SPELLS_FILE})")

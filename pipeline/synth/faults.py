@@ -8,6 +8,9 @@ faults change only the form (Latin-1 encoding not declared in the manifest, ``,`
 delimiters not declared, extra columns). Source rows of the different fault kinds in a file
 are disjoint, so a row is counted under one kind only, and no two bogus rows are equal.
 
+Whole numbers written as decimals (``integral_decimal``: ``1.0``, ``2,0``, ``25.00`` in code
+columns of whole numbers) are rewritten real rows that load with a warning, never quarantined.
+
 Counts are recorded per file stem in ``truth["faults"]["rows"][stem][kind]``.
 """
 
@@ -25,7 +28,7 @@ from pipeline.synth.frames import iso, lookup
 from pipeline.synth.simulate import GroundTruth, rng_for
 
 KINDS = ("exact_duplicate", "end_before_start", "unknown_code", "unknown_code_kept", "orphan_person", "overlapping_period",
-         "diagnosis_variant", "yyyymmdd_date")
+         "diagnosis_variant", "yyyymmdd_date", "integral_decimal")
 QUARANTINED = ("exact_duplicate", "end_before_start", "unknown_code")
 
 RATES = {
@@ -36,7 +39,16 @@ RATES = {
     "diagnosis_variant": 0.03,  # of rows with a diagnosis
     "yyyymmdd_date": 0.02,  # of fk_midas_sjukpenning rows (whole files: all rows)
     "orphan_person": 0.002,  # extra persons, relative to the population
+    "integral_decimal": 0.005,  # of the eligible rows of the files of DECIMAL_COLUMNS
 }
+# Whole numbers written as decimals by statistical software (1.0, 2,0, 25.00): one column per
+# row, in rows no other fault touches; ingest reads them as the numbers with a warning.
+DECIMAL_COLUMNS = {  # file (LISA: its last year) -> columns, one chosen per row among the non-empty
+    "fk_midas_sjukpenning": ("Omfattning",),
+    "fk_samverkan": ("DeltagVard", "DeltagArbetsgivare", "DeltagAF"),
+    "scb_lisa": ("Kon", "SyssStat"),
+}
+DECIMAL_FORMATS = (".0", ",0", ".00")
 DUPLICATE_FILES = ("fk_midas_sjukpenning", "vard_kontakter", "af_inskrivning")
 END_BEFORE_START_FILES = ("fk_midas_sjukpenning", "af_inskrivning")
 UNKNOWN_CODES = {  # file: ((column, bogus value), ...) - half of the bogus rows each
@@ -129,7 +141,9 @@ class FaultInjector:
         self.plan = plan(gt, fmt)
         self.rows: dict[str, dict[str, int]] = {}
         self.columns: dict[str, dict[str, int]] = {}
+        self.decimal_columns: dict[str, dict[str, int]] = {}
         self.orphans = self._orphans()
+        self.decimal_lisa = f"scb_lisa_{gt.window.lisa_years[-1]}"
 
     def count(self, stem: str, kind: str, n: int) -> None:
         if n:
@@ -138,13 +152,15 @@ class FaultInjector:
 
     def apply(self, stem: str, chunks: Iterable[pl.DataFrame]) -> Iterator[pl.DataFrame]:
         """The file's chunks with its faults; persons without LISA rows come as a last chunk."""
-        handler = {
-            "fk_midas_sjukpenning": self._sickness_benefit, "vard_kontakter": self._care,
-            "af_inskrivning": self._registrations, f"scb_lisa_{self.gt.window.first_year + 2}": self._lisa_unknown,
-        }.get(stem)
+        handlers = {
+            "fk_midas_sjukpenning": [self._sickness_benefit], "vard_kontakter": [self._care],
+            "af_inskrivning": [self._registrations], "fk_samverkan": [self._collaboration],
+        }
+        handlers.setdefault(f"scb_lisa_{self.gt.window.first_year + 2}", []).append(self._lisa_unknown)
+        handlers.setdefault(self.decimal_lisa, []).insert(0, self._lisa_decimals)
         last = None
         for df in chunks:
-            if handler:
+            for handler in handlers.get(stem, []):
                 df = handler(stem, df)
             last = df
             yield self._file_level(stem, df)
@@ -168,6 +184,8 @@ class FaultInjector:
         ovl = pick.take(_n(RATES["overlapping_period"], n), has_tom & (tom - fom >= 2))
         dv = pick.take(_n(RATES["diagnosis_variant"], int(has_diag.sum())), has_diag)
         ymd = pick.take(_n(RATES["yyyymmdd_date"], n), has_tom)
+        dec = pick.take(_n(RATES["integral_decimal"], n))
+        df = self._decimals(stem, df, dec, DECIMAL_COLUMNS["fk_midas_sjukpenning"])
         # Rewrite real rows first (their positions do not move).
         diag = df["Diagnos"].clone()
         if len(dv):
@@ -201,6 +219,44 @@ class FaultInjector:
         extras.append(df[ovl].with_columns(FomDatum=iso(new_fom), TomDatum=iso(new_tom))); after.append(ovl)
         self.count(stem, "overlapping_period", len(ovl))
         return _insert_after(df, pl.concat(extras), np.concatenate(after))
+
+    def _decimals(self, stem, df, rows, columns, rng=None) -> pl.DataFrame:
+        """Rows `rows` with one of `columns` (a non-empty one) written as a decimal (1.0, 2,0, 25.00)."""
+        if not len(rows):
+            return df
+        rng = self.rng if rng is None else rng
+        present = np.stack([df[c].is_not_null().to_numpy()[rows] for c in columns], axis=1)
+        # a random non-empty column per row (callers pick rows with at least one)
+        score = np.where(present, rng.random(present.shape), -1.0)
+        which = score.argmax(axis=1)
+        fmt = np.array(DECIMAL_FORMATS)[rng.integers(0, len(DECIMAL_FORMATS), size=len(rows))]
+        cols = self.decimal_columns.setdefault(stem, {})
+        out = {}
+        for j, c in enumerate(columns):
+            sel = rows[which == j]
+            if not len(sel):
+                continue
+            values = df[c].gather(sel) + pl.Series(fmt[which == j], dtype=pl.Utf8)
+            out[c] = df[c].scatter(sel, values)
+            cols[c] = cols.get(c, 0) + int(len(sel))
+        self.count(stem, "integral_decimal", len(rows))
+        return df.with_columns([s.alias(c) for c, s in out.items()])
+
+    def _collaboration(self, stem, df):
+        columns = DECIMAL_COLUMNS["fk_samverkan"]
+        eligible = pl.any_horizontal([pl.col(c).is_not_null() for c in columns])
+        ok = df.select(eligible).to_series().to_numpy()
+        rows = _Picker(df.height, self.rng).take(_n(RATES["integral_decimal"], int(ok.sum())), ok)
+        return self._decimals(stem, df, rows, columns)
+
+    def _lisa_decimals(self, stem, df):
+        """Kon or SyssStat as a decimal, in rows of persons without an earlier identity (SenPNr)."""
+        columns = DECIMAL_COLUMNS["scb_lisa"]
+        ok = ~df["LopNr"].is_duplicated().to_numpy() & df.select(
+            pl.any_horizontal([pl.col(c).is_not_null() for c in columns])).to_series().to_numpy()
+        rng = self._lisa_rng(stem, 2)
+        rows = _Picker(df.height, rng).take(_n(RATES["integral_decimal"], int(ok.sum())), ok)
+        return self._decimals(stem, df, rows, columns, rng)
 
     def _care(self, stem, df):
         rng = self.rng
@@ -240,8 +296,13 @@ class FaultInjector:
         self.count(stem, "end_before_start", len(ebs))
         return _insert_after(df, pl.concat(extras), np.concatenate([dup, ebs]))
 
+    def _lisa_rng(self, stem: str, which: int):
+        """LISA's faults draw from their own stream per file: the faults of the files after LISA
+        are then the same whether LISA carries SenPNr repeats (as delivered) or not (canonical)."""
+        return rng_for(self.gt.seed, "faults", which, int(stem.rsplit("_", 1)[1]))
+
     def _lisa_unknown(self, stem, df):
-        unk = _Picker(df.height, self.rng).take(max(1, _n(RATES["unknown_code"], df.height)))
+        unk = _Picker(df.height, self._lisa_rng(stem, 1)).take(max(1, _n(RATES["unknown_code"], df.height)))
         col, bad = LISA_UNKNOWN
         self.count(stem, "unknown_code", len(unk))
         return _insert_after(df, df[unk].with_columns(pl.lit(bad).alias(col)), unk)
@@ -307,6 +368,7 @@ class FaultInjector:
             "totals": {k: sum(r.get(k, 0) for r in rows.values()) for k in KINDS},
             "quarantined_kinds": list(QUARANTINED),
             "yyyymmdd_cells_by_column": self.columns,
+            "integral_decimal_cells_by_column": self.decimal_columns,
             "files": {
                 "latin1": list(fp.latin1),
                 "delimiter": dict(fp.delimiter),

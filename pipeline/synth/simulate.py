@@ -45,7 +45,7 @@ from pipeline.synth.model import (
 STREAMS = {
     "persons": 1, "spells": 2, "periods": 3, "regions_u": 4, "background": 5, "lopnr": 6, "care": 7,
     "fk": 8, "af": 9, "agi": 10, "lisa": 11, "deaths": 12, "survey": 13, "faults": 14, "fsjp": 15,
-    "care_aw026": 16, "regions_v": 17,
+    "care_aw026": 16, "regions_v": 17, "variants": 18,
 }
 
 ANST = OCCUPATIONS.index("ANST")

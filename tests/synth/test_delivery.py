@@ -19,10 +19,11 @@ from synth_helpers import N_PERSONS, as_contract_names, load_truth, read_all, re
 LISA_YEARS = range(2017, 2025)
 
 
-def expected_stems() -> set[str]:
+def expected_stems(names: str = "as_delivered") -> set[str]:
+    """Every extract; the optional scb_bakgrund only as delivered (canonical: the region of birth is LISA's)."""
     stems = set()
     for ex in EXTRACTS:
-        if ex.optional:  # scb_bakgrund: not written (the region of birth is in LISA)
+        if ex.optional and names == "canonical":
             continue
         stems |= {f"{ex.name}_{y}" for y in LISA_YEARS} if ex.yearly else {ex.name}
     return stems
@@ -122,7 +123,16 @@ def test_lisa_covers_every_person_with_consistent_regions(clean_delivery):
     frames = read_all(delivery, truth)
     lisa = pl.concat([frames[f"scb_lisa_{y}"].with_columns(year=pl.lit(y)) for y in LISA_YEARS])
     assert (lisa["Kommun"].str.slice(0, 2) == lisa["Lan"]).all()
-    assert lisa.select("LopNr", "year").is_duplicated().sum() == 0
+    # one current row (SenPNr = 1) per person and year; the repeats are earlier identities, as truth counts them
+    current = lisa.filter(pl.col("SenPNr") == "1")
+    assert current.select("LopNr", "year").is_duplicated().sum() == 0
+    repeats = truth["variants"]["senpnr_repeat"]
+    assert lisa.filter(pl.col("SenPNr") == "0").height == repeats["total"] > 0
+    assert {f"scb_lisa_{y}": lisa.filter((pl.col("year") == y) & (pl.col("SenPNr") == "0")).height
+            for y in LISA_YEARS} == repeats["rows"]
+    earlier = lisa.filter(pl.col("SenPNr") == "0").join(current, on=["LopNr", "year"], suffix="_current")
+    assert earlier.height == repeats["total"] and (earlier["Lan"] != earlier["Lan_current"]).all()
+    assert (earlier["Kon"] == earlier["Kon_current"]).all() and (earlier["FodGrEg4"] == earlier["FodGrEg4_current"]).all()
     assert (lisa["year"].cast(pl.Int64) - lisa["FodelseAr"].cast(pl.Int64) >= 16).all()
     persons = set(frames["fk_midas_sjukpenning"]["LopNr"])
     assert persons == set(lisa["LopNr"])
@@ -256,3 +266,34 @@ def test_files_carry_the_names_a_real_delivery_of_that_year_carries(clean_delive
     assert header("fk_midas_sjukpenning.csv")[0] == "P1105_LopNr_PersonNr"
     manifest = tomllib.loads((delivery / "manifest.toml").read_text(encoding="utf-8"))
     assert manifest["files"]["fk_samverkan.csv"]["key"] == "P1105_LopNr_PersonNr"
+
+
+def test_background_file_and_asjp_periods_are_as_truth_counts_them(clean_delivery):
+    """scb_bakgrund agrees with LISA's FodGrEg4 (labels read as their codes); ASJP periods as counted."""
+    delivery, truth = clean_delivery
+    v = truth["variants"]
+    assert v["names"] == "as_delivered" and v["written"]
+    frames = read_all(delivery, truth)
+    bg = frames["scb_bakgrund"]
+    labels = dict(extract("scb_bakgrund").column("FodGrEg4").code_labels)
+    is_label = bg["FodGrEg4"].is_in(list(labels))
+    assert bg.height == v["scb_bakgrund"]["rows"] and bg["LopNr"].n_unique() == bg.height
+    assert int(is_label.sum()) == v["scb_bakgrund"]["labels"] > 0 and int((~is_label).sum()) == v["scb_bakgrund"]["codes"]
+    assert {"EU28 utom Norden", "EU/EES utom Norden"} <= set(bg["FodGrEg4"])
+    lisa = pl.concat([frames[f"scb_lisa_{y}"].select("LopNr", "FodGrEg4") for y in LISA_YEARS]).unique()
+    assert lisa["LopNr"].n_unique() == lisa.height  # one region of birth per person in LISA
+    joined = bg.with_columns(code=pl.col("FodGrEg4").replace(labels)).join(lisa, on="LopNr", suffix="_lisa")
+    assert joined.height == bg.height and (joined["code"] == joined["FodGrEg4_lisa"]).all()
+    assert lisa.height - bg.height == v["scb_bakgrund"]["persons_missing"] > 0  # LISA fills these in
+    sj = frames["fk_midas_sjukpenning"]
+    assert (sj["Formankod"] == "ASJP").sum() == v["asjp_periods"]["rows"] > 0
+
+
+def test_canonical_names_write_none_of_the_variants(tmp_path):
+    truth = write_delivery(tmp_path / "c" / "delivery", 300, seed=4, names="canonical")
+    delivery = tmp_path / "c" / "delivery"
+    assert {p.stem for p in delivery.glob("*.csv")} == expected_stems("canonical")
+    assert "SenPNr" not in (delivery / "scb_lisa_2020.csv").read_text(encoding="utf-8").split("\n", 1)[0]
+    assert "ASJP" not in (delivery / "fk_midas_sjukpenning.csv").read_text(encoding="utf-8")
+    assert truth["variants"] == {"names": "canonical", "written": False, "senpnr_repeat": None, "scb_bakgrund": None,
+                                 "asjp_periods": None}

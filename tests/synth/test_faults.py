@@ -11,6 +11,7 @@ from data_schemas.extracts import match_file_stem
 from synth_helpers import read_all
 
 CANONICAL = r"^[A-Z][0-9]{2}[0-9A-Z]{0,3}$"
+INTEGRAL_DECIMAL = r"^([+-]?[0-9]+)[.,]0+$"  # a whole number written as a decimal (1.0, 2,0, 25.00)
 
 
 def _days(col: str) -> pl.Expr:
@@ -31,15 +32,22 @@ def count_faults(frames: dict[str, pl.DataFrame]) -> dict[str, dict[str, int]]:
         put(stem, "exact_duplicate", df.height - df.unique().height)
         bad = pl.lit(False)
         kept = pl.lit(False)
+        decimal = pl.lit(False)
         for c in ex.columns:
+            if c.dtype in ("code", "integer") and c.name in df.columns:
+                decimal = decimal | pl.col(c.name).str.contains(INTEGRAL_DECIMAL).fill_null(False)
             if c.dtype == "code" and c.name in df.columns:
-                unknown = pl.col(c.name).is_not_null() & ~pl.col(c.name).is_in(list(c.allowed_codes()))
+                # a whole number written as a decimal is its code; a label (scb_bakgrund) is one too
+                value = pl.col(c.name).str.replace(INTEGRAL_DECIMAL, "${1}")
+                allowed = [*c.allowed_codes(), *(label for label, _ in c.code_labels)]
+                unknown = value.is_not_null() & ~value.is_in(allowed)
                 if c.on_unknown_code == "warn":  # kept with a warning (Formankod)
                     kept = kept | unknown
                 else:
                     bad = bad | unknown
         put(stem, "unknown_code", df.filter(bad).height)
         put(stem, "unknown_code_kept", df.filter(kept).height)
+        put(stem, "integral_decimal", df.filter(decimal).height)
         for rule in ex.periods:
             put(stem, "end_before_start", df.filter(_days(rule.end) < _days(rule.start)).height)
         if ex.person_level:
@@ -73,8 +81,9 @@ def test_fault_counts_in_the_files_equal_the_truth(faulty_delivery):
     found = count_faults(frames)
     assert found == truth["faults"]["rows"]
     for kind in ("exact_duplicate", "end_before_start", "unknown_code", "orphan_person", "overlapping_period",
-                 "diagnosis_variant", "yyyymmdd_date"):
+                 "diagnosis_variant", "yyyymmdd_date", "integral_decimal"):
         assert truth["faults"]["totals"][kind] > 0, kind
+    assert "integral_decimal" not in truth["faults"]["quarantined_kinds"]
 
 
 def test_a_clean_delivery_has_none_of_these_faults(clean_delivery):
