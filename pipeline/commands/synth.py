@@ -42,6 +42,11 @@ def register(subparsers) -> None:
     p.add_argument("--last-year", type=int, default=2024, help="last calendar year covered (default 2024)")
     p.add_argument("--extraction-date", type=_date, default=date(2025, 3, 31),
                    help="extraction date = end of follow-up, YYYY-MM-DD (default 2025-03-31)")
+    p.add_argument("--names", choices=("as_delivered", "canonical"), default="as_delivered",
+                   help="as_delivered (default): the names and variants of real deliveries (LISA's year-specific "
+                        "names, a project-prefixed key, SenPNr repeats, scb_bakgrund, ASJP periods); canonical: "
+                        "every column under the contract's own name and none of the variants (the reference the "
+                        "as-delivered delivery must build to)")
     p.set_defaults(func=run)
 
 
@@ -53,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         truth = write_delivery(
             args.out, args.persons, args.seed, faults=args.faults, fmt=args.fmt, encoding=args.encoding,
             truth_path=args.truth, first_year=args.first_year, last_year=args.last_year,
-            extraction_date=args.extraction_date,
+            extraction_date=args.extraction_date, names=args.names,
         )
     except OSError as exc:
         raise KoordError(f"cannot write the delivery: {exc}") from None
@@ -64,6 +69,12 @@ def run(args: argparse.Namespace) -> int:
     for name, rows in files.items():
         print(f"  {name:<32} {rows:>12,}".replace(",", " "))
     print(f"  studied spells {c['spells']:,}, persons {c['persons']:,}, coordinated {c['coordinated_spells']:,}".replace(",", " "))
+    v = truth.get("variants") or {}
+    if v.get("written"):
+        print(f"  variants ({v['names']}): SenPNr repeats {v['senpnr_repeat']['total']}, scb_bakgrund rows "
+              f"{v['scb_bakgrund']['rows']} ({v['scb_bakgrund']['labels']} as labels), ASJP periods {v['asjp_periods']['rows']}")
+    else:
+        print(f"  names: {v.get('names', args.names)} (no delivery variants written)")
     if truth["faults"].get("injected"):
         print("  faults: " + ", ".join(f"{k} {v}" for k, v in truth["faults"]["totals"].items()))
     return 0

@@ -241,6 +241,21 @@ def test_command_line_writes_a_delivery_and_reports_bad_arguments(tmp_path, caps
         write_delivery(out, 10, 1, truth_path=out / "truth.json")
 
 
+def test_command_line_names_choose_delivered_or_canonical_names(tmp_path, capsys):
+    delivered, canonical = tmp_path / "d" / "delivery", tmp_path / "c" / "delivery"
+    assert main(["synth", "--out", str(delivered), "--persons", "300", "--seed", "2"]) == 0
+    assert "variants (as_delivered): SenPNr repeats" in capsys.readouterr().out
+    assert main(["synth", "--out", str(canonical), "--persons", "300", "--seed", "2", "--names", "canonical"]) == 0
+    assert "names: canonical (no delivery variants written)" in capsys.readouterr().out
+    header = lambda folder, f: (folder / f).read_text(encoding="utf-8").splitlines()[0].split(";")  # noqa: E731
+    assert "SyssStat19" in header(delivered, "scb_lisa_2020.csv") and "SenPNr" in header(delivered, "scb_lisa_2020.csv")
+    assert "SyssStat" in header(canonical, "scb_lisa_2020.csv") and "SenPNr" not in header(canonical, "scb_lisa_2020.csv")
+    assert (delivered / "scb_bakgrund.csv").exists() and not (canonical / "scb_bakgrund.csv").exists()
+    with pytest.raises(SystemExit):
+        main(["synth", "--out", str(canonical), "--persons", "300", "--seed", "2", "--names", "real"])
+    assert "invalid choice: 'real'" in capsys.readouterr().err
+
+
 def test_truth_file_is_the_returned_truth(clean_delivery):
     delivery, truth = clean_delivery
     assert load_truth(delivery)["counts"] == truth["counts"]
