@@ -33,6 +33,8 @@ RETURN_TO_WORK_DEFINITIONS = ("benefit_end", "earnings_confirmed")
 #                 one); the other periods form spells as if they were not delivered;
 #   "include"     FSJP counts as sick leave like SJP.
 FSJP_RULES = ("drop_spell", "drop_period", "include")
+# A LISA year the study reads but the delivery lacks: stop the build, or build and warn.
+MISSING_LISA_YEAR_RULES = ("refuse", "allow")
 FSJP = "FSJP"  # preventive sickness benefit (förebyggande sjukpenning)
 ASJP = "ASJP"  # occupational injury sickness benefit (arbetsskadesjukpenning), the spec's code
 RHP = "RHP"  # rehabilitation benefit (rehabiliteringspenning)
@@ -82,6 +84,12 @@ class Study:
     return_to_work : str
         ``'benefit_end'`` or ``'earnings_confirmed'`` (additionally AGI pay > 0 in the calendar
         month after the spell's last month).
+    missing_lisa_years : str
+        A LISA year the study reads (the year before the first spell start year to the last
+        start year: covariates come from the year before a spell starts) that the delivery lacks:
+        ``'refuse'`` (default) stops the build with a message naming the years, since every person
+        would lack that year's residence, education, income and employment; ``'allow'`` builds,
+        warns, and leaves those spells' covariates unknown.
     time_bands : tuple of int
         First day (days since spell start) of each band of ``person_time``; starts at 0,
         strictly increasing; the last band is open.
@@ -105,6 +113,7 @@ class Study:
     extra_sick_leave_codes: tuple[str, ...] = ()
     relapse_window_days: int = 30
     return_to_work: str = "benefit_end"
+    missing_lisa_years: str = "refuse"
     time_bands: tuple[int, ...] = (0, 15, 31, 61, 91, 181, 366)
     analyses: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), compare=False)
     source: str | None = field(default=None, compare=False)
@@ -161,6 +170,7 @@ _LAYOUT: dict[str, dict[str, str]] = {
     },
     "outcome": {"relapse_window_days": "relapse_window_days", "return_to_work": "return_to_work"},
     "person_time": {"time_bands": "time_bands"},
+    "delivery": {"missing_lisa_years": "missing_lisa_years"},
 }
 _PASSTHROUGH = ("analyses", "disclosure")  # read by analyses/ and reports/disclosure.py
 _FIELD_TYPES = {f.name: f.type for f in fields(Study)}
@@ -235,6 +245,11 @@ def _check_rules(values: dict[str, Any], errors: list[str]) -> None:
         errors.append(
             f"[outcome] return_to_work: {values['return_to_work']!r} is not one of "
             + ", ".join(repr(d) for d in RETURN_TO_WORK_DEFINITIONS)
+        )
+    if have("missing_lisa_years") and values["missing_lisa_years"] not in MISSING_LISA_YEAR_RULES:
+        errors.append(
+            f"[delivery] missing_lisa_years: {values['missing_lisa_years']!r} is not one of "
+            + ", ".join(repr(r) for r in MISSING_LISA_YEAR_RULES)
         )
     if have("fsjp_rule") and values["fsjp_rule"] not in FSJP_RULES:
         errors.append(
@@ -359,4 +374,4 @@ def load_study(path: str | Path | None = None) -> Study:
     return study_from_mapping(data, source=str(path))
 
 
-__all__ = ["DEFAULT_STUDY_FILE", "FSJP_RULES", "RETURN_TO_WORK_DEFINITIONS", "Study", "load_study", "study_from_mapping"]
+__all__ = ["DEFAULT_STUDY_FILE", "FSJP_RULES", "MISSING_LISA_YEAR_RULES", "RETURN_TO_WORK_DEFINITIONS", "Study", "load_study", "study_from_mapping"]

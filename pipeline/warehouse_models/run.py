@@ -103,6 +103,39 @@ def inspect_raw_layer(con) -> tuple[date, tuple[Extract, ...]]:
     return extraction_date, tuple(present)
 
 
+def missing_lisa_years(con, study: Study) -> list[int]:
+    """The LISA years the study reads (`completeness.study_needed_years`) that raw._manifest lacks.
+
+    A warehouse without ``raw._manifest`` (written by every `koord ingest`) or without LISA is not
+    judged here: `inspect_raw_layer` refuses a missing LISA.
+    """
+    from data_schemas.completeness import study_needed_years
+
+    tables = {r[0] for r in con.execute(
+        "select table_name from information_schema.tables where table_schema = 'raw'").fetchall()}
+    if "_manifest" not in tables or "scb_lisa" not in tables:
+        return []
+    delivered = {int(r[0]) for r in con.execute(
+        "select distinct year from raw._manifest where extract = 'scb_lisa' and year is not null").fetchall()}
+    needed = study_needed_years("scb_lisa", study.spell_start_from.year, study.spell_start_to.year)["scb_lisa"]
+    return sorted(set(needed) - delivered)
+
+
+def check_lisa_years(con, study: Study, progress: Callable[[str], None] = say) -> None:
+    """Refuse (or, under ``missing_lisa_years = 'allow'``, warn about) LISA years the study needs and lacks."""
+    missing = missing_lisa_years(con, study)
+    if not missing:
+        return
+    years = ", ".join(str(y) for y in missing)
+    what = (f"the delivery lacks LISA for {years}, which the study reads (covariates come from the year before "
+            f"a spell starts, spells starting {study.spell_start_from.year}–{study.spell_start_to.year})")
+    if study.missing_lisa_years == "refuse":
+        raise KoordError(f"{what}: every person would lack that year's home region, education, income and "
+                         "employment. Ask for the missing year(s), or set [delivery] missing_lisa_years = \"allow\" "
+                         "in the study file to build with those spells' covariates unknown")
+    progress(f"koord build: warning: {what}; the spells concerned get unknown covariates (missing_lisa_years = 'allow')")
+
+
 def build_models(ctx: BuildContext, extracts: tuple[Extract, ...]) -> list[RenderedModel]:
     """Every model of the build on the delivered `extracts`, rendered, in dependency order."""
     return render_models(ctx, warehouse_models(extracts))
@@ -154,6 +187,7 @@ def build_warehouse(con, study: Study, *, progress: Callable[[str], None] = say)
 
     t0 = time.perf_counter()
     extraction_date, extracts = inspect_raw_layer(con)
+    check_lisa_years(con, study, progress)
     ctx = BuildContext(study=study, extraction_date=extraction_date)
     models = build_models(ctx, extracts)
     progress(f"koord build: study {study.name!r}, extraction date {extraction_date}, {len(models)} models")

@@ -94,6 +94,10 @@ def definitions(study: Mapping[str, Any] | None, extraction_date: Any) -> list[t
         ("Koordinering", "första vårdkontakten med KVÅ-kod GC001 under sjukfallets uppföljning, i vilken region som "
                          "helst. Tiden före den dagen räknas som ej koordinerad, tiden efter som koordinerad."),
     ]
+    if study.get("missing_lisa_years") == "allow":
+        out.append(("Saknade LISA-år", "studien byggdes trots att leveransen saknar LISA för något år som studien "
+                                       "behöver (se tabellen över leveransens fullständighet); sjukfall som börjar "
+                                       "året efter ett saknat år har okända bakgrundsvariabler."))
     if bands:
         out.append(("Tidsband", "dagar sedan sjukfallets start: " + ", ".join(
             f"{lo}–{hi - 1}" for lo, hi in zip(bands, bands[1:])) + f", {bands[-1]}+."))

@@ -36,7 +36,7 @@ def _base(path: Path) -> Path:
 
 def _build(warehouse: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(warehouse))
-    build_warehouse(con, Study(), progress=lambda _: None)
+    build_warehouse(con, Study(missing_lisa_years="allow"), progress=lambda _: None)  # LISA 2020-2021 only
     return con
 
 
