@@ -60,6 +60,24 @@ FIRST_DAYS_WINDOW = 90
 # The lookback of `spells.prior_sick_days_365` and `has_prior_sick_leave`: days of the
 # person's other spells on days -365 .. -1 before the start.
 PRIOR_SICK_LEAVE_DAYS = 365
+# Bands of prior sick days (prior_sick_days_365, prior_sick_days_730) as confounders: lower edges
+# of the bands after '0' (0, 1-29, 30-89, 90-179, 180+). The amount of earlier sick leave, not a
+# yes/no, is among the strongest confounders of coordination and return to work.
+PRIOR_SICK_DAYS_BANDS = (1, 30, 90, 180)
+
+
+def prior_sick_days_band_labels(edges: tuple[int, ...] = PRIOR_SICK_DAYS_BANDS) -> tuple[str, ...]:
+    """'0', '1-29', '30-89', '90-179', '180+' for the default edges."""
+    inner = tuple(f"{lo}-{hi - 1}" for lo, hi in zip(edges, edges[1:]))
+    return ("0", *inner, f"{edges[-1]}+")
+
+
+def prior_sick_days_band_sql(column: str, edges: tuple[int, ...] = PRIOR_SICK_DAYS_BANDS) -> str:
+    """A DuckDB case expression giving the band label of ``column``."""
+    labels = prior_sick_days_band_labels(edges)
+    whens = [f"when {column} < {edges[0]} then '{labels[0]}'"]
+    whens += [f"when {column} < {hi} then '{lab}'" for hi, lab in zip(edges[1:], labels[1:-1])]
+    return "case " + " ".join(whens) + f" else '{labels[-1]}' end"
 
 COLLABORATION_EVENT_COLUMNS: dict[str, str] = {c: f"n_fk_{c.lower()}" for c in codes("collaboration_event")}
 
@@ -227,8 +245,10 @@ SPELLS = Table(
         C("disposable_income_hsek", "BIGINT", "Individual disposable income, hundreds of SEK (LISA, home_region_year).", nullable=True),
         C("birth_region_code", "VARCHAR", "Region of birth (FodGrEg4): 1 Sweden, 2 Nordic, 3 EU/EEA, 4 rest of the world.", nullable=True, allowed=codes("birth_region")),
         C("is_born_in_sweden", "BOOLEAN", "birth_region_code is Sweden; NULL when unknown.", nullable=True),
-        C("prior_sick_days_365", "INTEGER", "Days of the person's other spells (any extent, employer days included) in the 365 days before spell start."),
-        C("has_prior_sick_leave", "BOOLEAN", "prior_sick_days_365 > 0."),
+        C("prior_sick_days_365", "INTEGER", "Days of the person's other spells (any extent, employer days included) in the 365 days before spell start. "
+          "The designs adjust for it in bands 0, 1-29, 30-89, 90-179, 180+ (PRIOR_SICK_DAYS_BANDS, covariate "
+          "prior_sick_days_365_band)."),
+        C("has_prior_sick_leave", "BOOLEAN", "prior_sick_days_365 > 0 (descriptive; the designs use the amount)."),
         C("prior_sick_days_730", "INTEGER", "Days of the person's other spells (any extent, employer days included) in the 730 days before spell start."),
         C("first_gc001_date", "DATE", "First care contact with KVÅ GC001 in [spell_start_date, end_date], any region.", nullable=True),
         C("days_to_first_gc001", "INTEGER", "t_c = first_gc001_date - spell_start_date (0 = the first day).", nullable=True),

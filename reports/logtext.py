@@ -63,6 +63,8 @@ VARIABLE_SV = {
     "education_group": "Utbildningsnivå",
     "extent_at_start_pct": "Sjukskrivningens omfattning vid start",
     "has_prior_sick_leave": "Sjukskriven under de 365 dagarna före",
+    "prior_sick_days_365_band": "Sjukskrivningsdagar under de 365 dagarna före",
+    "prior_sick_days_730_band": "Sjukskrivningsdagar under de 730 dagarna före",
     "is_coordinated": "Koordineringsinsats under sjukfallet",
     "is_coordinated_first_90_days": "Koordineringsinsats inom sjukfallets första 90 dagar",
     "end_reason": "Uppföljningen slutade med",

@@ -20,6 +20,7 @@ import pandas as pd
 import scipy.sparse
 
 from data_schemas import tables
+from data_schemas.tables import prior_sick_days_band_sql
 
 MISSING_LEVEL = "missing"
 
@@ -33,11 +34,11 @@ COVARIATE_SQL: dict[str, str] = {
     "occupation_status": "occupation_status",
     "is_extent_below_100": "extent_at_start_pct < 100",
     "has_prior_sick_leave": "has_prior_sick_leave",
-    # Days of sick leave in the two years before the spell, in bands: among the strongest
-    # predictors of long sick leave in register studies (a yes/no loses most of it).
-    "prior_sick_days_730_band": ("case when prior_sick_days_730 = 0 then '0' when prior_sick_days_730 < 30 then '1-29' "
-                                 "when prior_sick_days_730 < 90 then '30-89' when prior_sick_days_730 < 180 then '90-179' "
-                                 "else '180+' end"),
+    # Days of sick leave in the year (two years) before the spell, in bands 0, 1-29, 30-89,
+    # 90-179, 180+ (data_schemas.tables.PRIOR_SICK_DAYS_BANDS): among the strongest confounders
+    # of coordination and of return to work in register studies (a yes/no loses most of it).
+    "prior_sick_days_365_band": prior_sick_days_band_sql("prior_sick_days_365"),
+    "prior_sick_days_730_band": prior_sick_days_band_sql("prior_sick_days_730"),
     "education_group": "education_group",
     "is_born_in_sweden": "is_born_in_sweden",
     "birth_region_code": "birth_region_code",
@@ -49,12 +50,12 @@ KNOWN_COVARIATES: tuple[str, ...] = tuple(COVARIATE_SQL)
 # The confounders the cohort provides: the issue's list (diagnosis group implies its chapter).
 CONFOUNDERS: tuple[str, ...] = (
     "sex", "age_group", "diagnosis_group", "occupation_status", "is_extent_below_100",
-    "has_prior_sick_leave", "education_group", "is_born_in_sweden", "home_region_code", "start_year",
+    "prior_sick_days_365_band", "education_group", "is_born_in_sweden", "home_region_code", "start_year",
 )
 # The case-mix regions are compared at (issue 11): the patients' characteristics at spell start.
 REGION_CASE_MIX: tuple[str, ...] = (
     "sex", "age_group", "diagnosis_group", "occupation_status", "education_group", "is_born_in_sweden",
-    "has_prior_sick_leave", "is_extent_below_100",
+    "prior_sick_days_365_band", "is_extent_below_100",
 )
 # What is known of a spell at day 14 that predicts a long spell (issue 12's need model): never
 # coordination, nor the home region (need is the patient's, not the region's).

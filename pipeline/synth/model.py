@@ -10,7 +10,10 @@ Covariates (all observable in the delivery, measured at spell start)
     woman; age group ('16-29', '30-39' ref, '40-49', '50-59', '60-64') from
     ``year(start) - birth_year`` (65+ is treated as '60-64'); occupation status at the first
     FK period (ANST ref, ARBL, EGEN, OVR); partial extent at start (first period < 100 %);
-    prior sick leave (any FK benefit day in the 365 days before start); education group from
+    prior sick leave as the days of the person's earlier spells in the 365 days before start,
+    in the bands of `data_schemas.tables.PRIOR_SICK_DAYS_BANDS` (0, 1-29, 30-89, 90-179, 180+;
+    a graded confounder, `prior_sick_days_effects`: the more sick days before, the slower the
+    return to work and the likelier coordination); education group from
     LISA ``Sun2000Niva`` (low 1-2, medium 3-4 ref, high 5-7, unknown = missing); born in
     Sweden (``FodGrEg4 = 1``); diagnosis group of the first registered diagnosis.
 
@@ -81,6 +84,7 @@ from typing import Mapping
 import numpy as np
 
 from data_schemas.codes import chapter_group_of, code_list, diagnosis_group_of, diagnosis_groups, regions
+from data_schemas.tables import PRIOR_SICK_DAYS_BANDS, prior_sick_days_band_labels
 
 AGE_GROUPS = ("16-29", "30-39", "40-49", "50-59", "60-64")
 AGE_GROUP_LOWER = (16, 30, 40, 50, 60)
@@ -173,8 +177,11 @@ class SynthParameters:
     beta: Mapping = _m(
         woman=-0.10, age_16_29=0.15, age_40_49=-0.10, age_50_59=-0.25, age_60_64=-0.40,
         occupation_ARBL=-0.60, occupation_EGEN=0.10, occupation_OVR=-0.30, partial_extent=0.30,
-        prior_sick_leave=-0.25, education_low=-0.15, education_high=0.15, education_unknown=-0.10,
+        education_low=-0.15, education_high=0.15, education_unknown=-0.10,
         born_in_sweden=0.10)
+    # Log HR of return to work per band of prior sick days in the 365 days before start (ref 0):
+    # graded, as register studies find, so a yes/no adjustment leaves confounding behind.
+    prior_sick_days_effects: Mapping = _m(**{"1-29": -0.10, "30-89": -0.30, "90-179": -0.50, "180+": -0.75})
     coordination_hr: Mapping = _m(psychiatric=1.40, musculoskeletal=1.20, other=1.10, unknown=1.10)
     # Region effect on the log hazard of return to work (`region_effects`): N(0, sd^2) per
     # region, the outliers set, the rest made orthogonal to exp(u_region) (model docstring).
@@ -258,6 +265,8 @@ class SynthParameters:
         for shares in (self.diagnosis_group_shares_women, self.diagnosis_group_shares_men, self.weibull_median_days):
             if set(shares) != set(DIAGNOSIS_GROUPS):
                 raise ValueError(f"diagnosis groups differ from data_schemas: {sorted(set(shares) ^ set(DIAGNOSIS_GROUPS))}")
+        if tuple(self.prior_sick_days_effects) != prior_sick_days_band_labels()[1:]:
+            raise ValueError(f"prior_sick_days_effects must name the bands {prior_sick_days_band_labels()[1:]} in order")
         region_codes = {r.code for r in regions()}
         for name in ("coordination_region_outliers", "return_to_work_region_outliers"):
             unknown = sorted(set(getattr(self, name)) - region_codes)
@@ -297,6 +306,18 @@ def education_group_index(sun_level: np.ndarray) -> np.ndarray:
     return np.select([lv == 0, lv <= 2, lv <= 4], [3, 0, 1], default=2)
 
 
+def prior_sick_days_band_index(days: np.ndarray) -> np.ndarray:
+    """Band index 0..4 of prior sick days (0, 1-29, 30-89, 90-179, 180+), the analysis covariate's bands."""
+    return np.searchsorted(np.asarray(PRIOR_SICK_DAYS_BANDS), np.asarray(days), side="right")
+
+
+def prior_sick_days_terms(params: "SynthParameters", days: np.ndarray) -> np.ndarray:
+    """The planted log HR of each spell's band of prior sick days (0 for none)."""
+    labels = prior_sick_days_band_labels()
+    effects = np.array([0.0, *(params.prior_sick_days_effects[b] for b in labels[1:])])
+    return effects[prior_sick_days_band_index(days)]
+
+
 def linear_predictor(
     params: SynthParameters,
     *,
@@ -304,7 +325,7 @@ def linear_predictor(
     age_group: np.ndarray,
     occupation: np.ndarray,
     is_partial_extent: np.ndarray,
-    has_prior_sick_leave: np.ndarray,
+    prior_sick_days_365: np.ndarray,
     education_group: np.ndarray,
     is_born_in_sweden: np.ndarray,
 ) -> np.ndarray:
@@ -318,7 +339,7 @@ def linear_predictor(
         + age_terms[age_group]
         + occ_terms[occupation]
         + b["partial_extent"] * np.asarray(is_partial_extent, float)
-        + b["prior_sick_leave"] * np.asarray(has_prior_sick_leave, float)
+        + prior_sick_days_terms(params, prior_sick_days_365)
         + edu_terms[education_group]
         + b["born_in_sweden"] * np.asarray(is_born_in_sweden, float)
     )

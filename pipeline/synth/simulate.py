@@ -21,6 +21,7 @@ import numpy as np
 import polars as pl
 
 from data_schemas.codes import chapter_group_of, regions
+from data_schemas.tables import PRIOR_SICK_LEAVE_DAYS
 from pipeline.synth import dates as dt
 from pipeline.synth.frames import lookup
 from pipeline.synth.model import (
@@ -231,6 +232,7 @@ def simulate_spells(params, window: Window, persons: dict, region_u: np.ndarray,
     retire_day = dt.year_start(persons["birth_year"] + 68)
     active = np.arange(n)
     prev_last = np.full(n, np.iinfo(np.int64).min // 4)
+    earlier: list[tuple[np.ndarray, np.ndarray]] = []  # (first day, last day) of each person's k-th spell
     scales = params.scales()
     gammas = params.gammas_by_group()
     shape = params.weibull_shape
@@ -264,12 +266,13 @@ def simulate_spells(params, window: Window, persons: dict, region_u: np.ndarray,
         care = _care_level(rng, params, group)
         year_idx = np.clip(dt.years(s) - 1 - years0, 0, persons["region_by_year"].shape[1] - 1)
         home = persons["region_by_year"][active, year_idx]
-        prior = (s - prev_last[active]) <= 365
+        prior_days = _prior_sick_days(earlier, active, s, PRIOR_SICK_LEAVE_DAYS)
+        prior = prior_days > 0
         edu_g = education_group_index(persons["education_level"][active])
         born_se = persons["birth_region"][active] == 1
         eta = linear_predictor(
             params, is_woman=woman, age_group=age_g, occupation=occ, is_partial_extent=extent < EXTENTS.index("100"),
-            has_prior_sick_leave=prior, education_group=edu_g, is_born_in_sweden=born_se,
+            prior_sick_days_365=prior_days, education_group=edu_g, is_born_in_sweden=born_se,
         )
         chapter = chapter_of_group[group]
         entry = np.where(occ == ANST, float(EMPLOYER_PERIOD_DAYS), 0.0)
@@ -299,6 +302,7 @@ def simulate_spells(params, window: Window, persons: dict, region_u: np.ndarray,
             "person": active, "spell_index": np.full(m, k), "start_day": s, "age_years": age, "age_group": age_g,
             "occupation": occ, "diagnosis_group": group, "chapter_group": chapter, "code_id": code_id,
             "extent_at_start": extent, "care_level": care, "home_region": home, "has_prior_sick_leave": prior,
+            "prior_sick_days_365": prior_days,
             "education_group": edu_g, "is_born_in_sweden": born_se, "is_woman": woman, "eta": eta, "entry_day": entry,
             "T_c": T_c, "t_c": t_c, "T_r": T_r, "T_d": T_d, "T_e": T_e, "T_sa": T_sa, "cause": cause,
             "natural_days": length, "last_day": last,
@@ -312,10 +316,27 @@ def simulate_spells(params, window: Window, persons: dict, region_u: np.ndarray,
         go_on = ((k + 1 < n_intended[active]) & (cause == 0) & (last < E) & (nxt <= E - (EMPLOYER_PERIOD_DAYS + 1))
                  & (nxt < retire_day[active]))
         prev_last[active] = last
+        first_k, last_k = np.full(n, _NO_DAY), np.full(n, -_NO_DAY)
+        first_k[active], last_k[active] = s, last
+        earlier.append((first_k, last_k))
         start[active] = nxt
         active = active[go_on]
     spells = {key: np.concatenate([o[key] for o in out]) for key in out[0]}
     return spells
+
+
+_NO_DAY = np.iinfo(np.int64).max // 4  # first day of a spell a person did not have (overlaps nothing)
+
+
+def _prior_sick_days(earlier: list[tuple[np.ndarray, np.ndarray]], active: np.ndarray, start: np.ndarray,
+                     lookback: int) -> np.ndarray:
+    """Days of each active person's earlier spells on days start-lookback .. start-1 (as the build counts them)."""
+    days = np.zeros(len(active), np.int64)
+    for first, last in earlier:
+        lo = np.maximum(first[active], start - lookback)
+        hi = np.minimum(last[active], start - 1)
+        days += np.maximum(hi - lo + 1, 0)
+    return days
 
 
 def qualifies(spells: dict, window: Window, n_persons: int) -> np.ndarray:

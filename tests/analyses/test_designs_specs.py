@@ -105,11 +105,11 @@ seed = 2026
 
 [analyses.tv_cox]
 confounders = ["sex", "age_group", "diagnosis_group", "occupation_status", "is_extent_below_100",
-               "has_prior_sick_leave", "education_group", "is_born_in_sweden", "home_region_code", "start_year"]
+               "prior_sick_days_365_band", "education_group", "is_born_in_sweden", "home_region_code", "start_year"]
 
 [analyses.tv_poisson]
 confounders = ["sex", "age_group", "diagnosis_group", "occupation_status", "is_extent_below_100",
-               "has_prior_sick_leave", "education_group", "is_born_in_sweden"]
+               "prior_sick_days_365_band", "education_group", "is_born_in_sweden"]
 band_cuts = [21, 31, 45, 61, 91, 121, 181, 271, 366, 548, 731]
 
 [analyses.target_trial]

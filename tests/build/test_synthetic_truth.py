@@ -115,7 +115,7 @@ def test_every_spell_matches_its_planted_truth(synthetic):
     assert not _inconsistent(both).any(), "the generator wrote periods that disagree with its own truth"
     for column in ("end_reason", "end_date", "spell_days", "followup_days", "is_relapse_within_window", "days_to_first_gc001",
                    "sex", "age_years", "diagnosis_code", "diagnosis_group", "occupation_status", "extent_at_start_pct",
-                   "home_region_code", "education_group", "is_born_in_sweden", "has_prior_sick_leave"):
+                   "home_region_code", "education_group", "is_born_in_sweden", "has_prior_sick_leave", "prior_sick_days_365"):
         a, b = both[f"{column}_truth"], both[f"{column}_build"]
         differ = ~((a == b) | (a.isna() & b.isna()))
         assert not differ.any(), (column, both.loc[differ, ["person_id", "spell_start_date", f"{column}_truth", f"{column}_build"]].head())

@@ -17,6 +17,8 @@ from pipeline.synth.model import (
     recovery_cumhaz,
     return_to_work_cumulative_incidence,
 )
+from data_schemas.tables import prior_sick_days_band_labels
+from pipeline.synth.model import prior_sick_days_band_index
 from pipeline.synth.simulate import simulate
 from pipeline.synth.truth import labelled_spells, spell_outcomes
 
@@ -95,6 +97,7 @@ def _counting_process(spells: pl.DataFrame, extraction_day: int) -> tuple[np.nda
 
 
 GROUPS = ("psychiatric", "musculoskeletal", "other")
+PRIOR_BANDS = prior_sick_days_band_labels()
 
 
 def _design(persons: int, seed: int):
@@ -107,7 +110,8 @@ def _design(persons: int, seed: int):
         **{f"age_{a}": (pl.col("age_group") == a).cast(float) for a in ("16-29", "40-49", "50-59", "60-64")},
         **{f"occ_{o}": (pl.col("occupation_status") == o).cast(float) for o in ("ARBL", "EGEN", "OVR")},
         partial=(pl.col("extent_at_start_pct") < 100).cast(float),
-        prior=pl.col("has_prior_sick_leave").cast(float),
+        **{f"prior_{b}": pl.Series(prior_sick_days_band_index(lab["prior_sick_days_365"].to_numpy()) == i).cast(float)
+           for i, b in enumerate(PRIOR_BANDS) if i},
         **{f"edu_{e}": (pl.col("education_group") == e).cast(float) for e in ("low", "high", "unknown")},
         born_se=pl.col("is_born_in_sweden").cast(float),
         **{f"dg_{g}": (pl.col("diagnosis_group") == g).cast(float) for g in lab["diagnosis_group"].unique().sort()[1:]},
@@ -173,9 +177,14 @@ def test_weibull_model_recovers_every_planted_effect():
     for c in GROUPS:
         assert abs(est["coord_" + c] - p.coordination_log_hr(c)) < 3 * err["coord_" + c], c
     planted = {"woman": "woman", "age_16-29": "age_16_29", "age_60-64": "age_60_64", "occ_ARBL": "occupation_ARBL",
-               "partial": "partial_extent", "prior": "prior_sick_leave", "edu_high": "education_high", "born_se": "born_in_sweden"}
+               "partial": "partial_extent", "edu_high": "education_high", "born_se": "born_in_sweden"}
     for name, term in planted.items():
         assert abs(est[name] - p.beta[term]) < 3 * err[name], name
+    for band in PRIOR_BANDS[1:]:  # the graded confounder, band by band
+        assert abs(est[f"prior_{band}"] - p.prior_sick_days_effects[band]) < 3 * err[f"prior_{band}"], band
+    # The amount matters, not only yes/no: the longest band differs from the shortest beyond chance.
+    lo, hi = f"prior_{PRIOR_BANDS[1]}", f"prior_{PRIOR_BANDS[-1]}"
+    assert est[lo] - est[hi] > 3 * math.hypot(err[lo], err[hi])
 
 
 @pytest.mark.slow

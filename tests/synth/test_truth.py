@@ -19,8 +19,9 @@ def test_truth_holds_every_planted_parameter(clean_delivery):
     _, truth = clean_delivery
     p = truth["parameters"]
     assert truth["seed"] == 11 and truth["n_persons"] == 3000
-    assert set(p["beta"]) >= {"woman", "age_16_29", "occupation_ARBL", "partial_extent", "prior_sick_leave",
+    assert set(p["beta"]) >= {"woman", "age_16_29", "occupation_ARBL", "partial_extent",
                               "education_high", "born_in_sweden"}
+    assert set(p["prior_sick_days_effects"]) == {"1-29", "30-89", "90-179", "180+"}
     assert 0.75 <= p["weibull_shape"] <= 0.85
     groups = {g.group for g in diagnosis_groups()}
     assert set(p["weibull_scale_days"]) == groups and set(p["weibull_median_days"]) == groups
