@@ -514,3 +514,71 @@ def gradient_figure(
         + ". Samma värden finns i tabellen under figuren."
     )
     return Figure(figure_id, caption, alt, png, (figure.output_id, model.output_id))
+
+
+def time_series_figure(
+    figure: CheckedOutput,
+    model: CheckedOutput,
+    *,
+    figure_id: str,
+    caption: str,
+    rows: pd.DataFrame,
+    series_column: str,
+    series_label: Callable[[Hashable], str],
+    marks: Sequence[tuple[str, str]] = (),
+    shaded: tuple[str, str, str] | None = None,
+    y_axis_sv: str,
+) -> Figure:
+    """Monthly shares (points), the fitted model (line) and its counterfactual without the break (dashed), per series.
+
+    ``rows`` must be taken from ``model``'s ``summary`` with columns ``month`` (ISO date),
+    ``estimate``, ``fitted_share`` and ``counterfactual_share``; withheld months (estimate None)
+    are not drawn. ``marks`` are (ISO date, label) vertical lines; ``shaded`` is (from, to, label).
+    """
+    _check_sources(figure, [model])
+    data = rows.copy()
+    data["month"] = pd.to_datetime(data["month"])
+    shown = data[data["estimate"].notna()]
+    if shown.empty:
+        raise DisclosureError(f"figure {figure.output_id!r}: no estimate left to draw")
+    series = list(dict.fromkeys(data[series_column]))
+    alt_parts = []
+    with plt.rc_context(_style()):
+        fig, ax = plt.subplots(figsize=(6.4, 3.6))
+        if shaded is not None:
+            ax.axvspan(pd.Timestamp(shaded[0]), pd.Timestamp(shaded[1]), color="#999999", alpha=0.15, label=shaded[2])
+        for i, s in enumerate(series):
+            d = shown[shown[series_column] == s].sort_values("month")
+            colour = COLOURS[i % len(COLOURS)]
+            ax.plot(d["month"], d["estimate"].astype(float) * 100, "o", markersize=2.5, color=colour, alpha=0.6)
+            ax.plot(d["month"], d["fitted_share"].astype(float) * 100, LINESTYLES[0], color=colour, linewidth=1.4,
+                    label=f"{series_label(s)}: modell")
+            after = d[d["fitted_share"].astype(float) != d["counterfactual_share"].astype(float)]
+            if len(after):
+                ax.plot(after["month"], after["counterfactual_share"].astype(float) * 100, LINESTYLES[1], color=colour,
+                        linewidth=1.0, label=f"{series_label(s)}: utan brott vid lagen")
+            first, last = d.iloc[0], d.iloc[-1]
+            alt_parts.append(f"{series_label(s).lower()}: {format_percent(100 * float(first['estimate']))} i "
+                             f"{first['month']:%Y-%m} och {format_percent(100 * float(last['estimate']))} i {last['month']:%Y-%m}")
+        for when, label in marks:
+            ax.axvline(pd.Timestamp(when), color="#333333", linewidth=0.8, linestyle=":")
+            ax.annotate(label, (pd.Timestamp(when), 1.0), xycoords=("data", "axes fraction"), fontsize=7,
+                        xytext=(2, -10), textcoords="offset points")
+        ax.set_ylabel(y_axis_sv)
+        ax.set_xlabel("Månad då sjukfallet började")
+        low = float(np.nanmin(shown["estimate"].astype(float))) * 100
+        high = float(np.nanmax(shown["estimate"].astype(float))) * 100
+        ax.set_ylim(max(0.0, np.floor(low / 5) * 5 - 5), min(100.0, np.ceil(high / 5) * 5 + 5))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_percent(v, 0)))
+        ax.grid(axis="y", linewidth=0.4, alpha=0.5)
+        ax.legend(frameon=False, loc="lower left", fontsize=7, ncol=2)
+        png = _png(fig)
+    withheld = data[data["estimate"].isna()]
+    alt = (
+        f"Månadsvisa andelar som punkter och modellens kurva som heldragen linje, {y_axis_sv.lower()} (lodrät axel) efter "
+        f"startmånad (vågrät axel), för {' och '.join(series_label(s).lower() for s in series)}; streckad linje: modellen "
+        "utan brottet vid lagen. " + "; ".join(alt_parts)
+        + (f". {len(withheld)} månader redovisas inte (för få sjukfall)" if len(withheld) else "")
+        + ". Skattningarna finns i tabellen under figuren."
+    )
+    return Figure(figure_id, caption, alt, png, (figure.output_id, model.output_id))

@@ -60,6 +60,11 @@ OUTPUTS: tuple[D, ...] = (
       "Ritad ur kontrollerade modellresultat."),
     D("figur_strategier", C.FIGURE, "Figur: återgång i arbete per strategi för koordineringens tidpunkt",
       "Ritad ur en kontrollerad kurva."),
+    D("tidsserie", C.MODEL, "Före och efter lagen: avbruten tidsserie",
+      "Andelen sjukfall åter i arbete inom 90 och 180 dagar per startmånad, och den segmenterade modellens "
+      "nivå- och trendförändring vid lagen och pandemiperioden (results.interrupted_time_series)."),
+    D("figur_tidsserie", C.FIGURE, "Figur: andel åter i arbete per startmånad före och efter lagen",
+      "Ritad ur kontrollerade modellresultat."),
 )
 
 _BY_KEY = {d.key: d for d in OUTPUTS}

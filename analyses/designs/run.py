@@ -20,6 +20,7 @@ import pandas as pd
 from analyses.designs.covariates import KNOWN_COVARIATES, covariate_select_sql, fetch_categorical
 from analyses.designs.evalue import e_value_result
 from analyses.designs.heterogeneity import heterogeneity
+from analyses.designs.interrupted_time_series import interrupted_time_series, load_its_inputs
 from analyses.designs.landmark import landmark
 from analyses.designs.naive import naive_ever_coordinated
 from analyses.designs.need import coordination_need
@@ -138,6 +139,9 @@ def run_one(spec: AnalysisSpec, cache: _Cache, done: dict[str, Result], say: Cal
         return coordination_need(spec, cache.spells, progress=say)
     if spec.design == "coordination_timing_strategies":
         return coordination_timing_strategies(spec, cache.spells, progress=say)
+    if spec.design == "interrupted_time_series":
+        its_spells, extraction_date, relapse_window = load_its_inputs(cache.con)
+        return interrupted_time_series(spec, its_spells, extraction_date, relapse_window, progress=say)
     if spec.design == "e_value":
         return e_value_result(spec, done[p.source])
     raise ValueError(f"no runner for design {spec.design!r}")  # specs validation makes this unreachable

@@ -28,6 +28,7 @@ import re
 import types
 import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from datetime import date
 from typing import Any, Mapping
 
 from analyses.designs.covariates import CONFOUNDERS, DIMENSIONS, KNOWN_COVARIATES, NEED_PREDICTORS, REGION_CASE_MIX
@@ -282,6 +283,33 @@ class EValueParameters(CommonParameters):
     outcome_is_common: bool = True
 
 
+@dataclass(frozen=True)
+class InterruptedTimeSeriesParameters(CommonParameters):
+    """Interrupted time series of the monthly share back at work, before and after the law (issue 14).
+
+    law_date : the law's entry into force (Lag 2019:1297: 1 February 2020), ISO date.
+    pandemic_from, pandemic_to : the pandemic period given its own term (ISO dates; by default
+        March 2020, when sick-leave rules and care changed, to the end of February 2022, when
+        Sweden lifted the last restrictions).
+    horizons : days from spell start within which a return to work counts.
+    min_spells_per_month : months with fewer spells are left out of the series.
+    min_months_each_side : a series needs at least this many months before and after the law.
+    newey_west_lags : lag window (months) of the Newey–West sensitivity standard errors.
+    """
+
+    law_date: str = field(default="2020-02-01", metadata=_rule(doc="ISO date"))
+    pandemic_from: str = field(default="2020-03-01", metadata=_rule(doc="ISO date"))
+    pandemic_to: str = field(default="2022-02-28", metadata=_rule(doc="ISO date"))
+    horizons: tuple[int, ...] = field(default=(90, 180), metadata=_rule(1, 730))
+    min_spells_per_month: int = field(default=20, metadata=_rule(1))
+    min_months_each_side: int = field(default=12, metadata=_rule(3))
+    newey_west_lags: int = field(default=3, metadata=_rule(0, 24))
+
+    def dates(self) -> tuple[date, date, date]:
+        """law_date, pandemic_from, pandemic_to as dates."""
+        return tuple(date.fromisoformat(d) for d in (self.law_date, self.pandemic_from, self.pandemic_to))  # type: ignore[return-value]
+
+
 DESIGNS: dict[str, type[CommonParameters]] = {
     "time_varying_cox": TimeVaryingCoxParameters,
     "time_varying_poisson": TimeVaryingPoissonParameters,
@@ -296,6 +324,7 @@ DESIGNS: dict[str, type[CommonParameters]] = {
     "coordination_timing": TimingParameters,
     "coordination_need": NeedParameters,
     "coordination_timing_strategies": TimingStrategyParameters,
+    "interrupted_time_series": InterruptedTimeSeriesParameters,
 }
 
 # The documented default analyses, in the order they run.
@@ -346,6 +375,11 @@ DEFAULT_ANALYSES: dict[str, tuple[str, str]] = {
                                        "Does earlier coordination help? Clone-censor-weight emulation of first "
                                        "coordination by day 30, 60 and 90 against none within 90 days: cumulative "
                                        "incidence of return to work at 180 and 365 days with bootstrap intervals."),
+    "interrupted_time_series": ("interrupted_time_series",
+                                "Before and after the law: segmented Poisson regression of the monthly share of spells "
+                                "back at work within 90 and 180 days, spells starting over the study period, with a term "
+                                "for the pandemic and calendar months; quasi-Poisson and Newey-West errors. Context, not "
+                                "an effect of coordination: the pandemic began six weeks after the law."),
 }
 DEFAULT_RUN: tuple[str, ...] = tuple(DEFAULT_ANALYSES)
 
@@ -468,6 +502,17 @@ def _check_cross_rules(where: str, params: CommonParameters, errors: list[str]) 
                     errors.append(f"{where} {name}: must be increasing, got {list(getattr(params, name))}")
     if isinstance(params, NeedParameters) and params.high_need_groups >= params.n_groups:
         errors.append(f"{where} high_need_groups: {params.high_need_groups} must be fewer than n_groups {params.n_groups}")
+    if isinstance(params, InterruptedTimeSeriesParameters):
+        try:
+            law, p_from, p_to = params.dates()
+        except ValueError:
+            errors.append(f"{where} law_date, pandemic_from, pandemic_to: expected ISO dates YYYY-MM-DD, got "
+                          f"{params.law_date!r}, {params.pandemic_from!r}, {params.pandemic_to!r}")
+        else:
+            if not law <= p_from <= p_to:
+                errors.append(f"{where}: expected law_date <= pandemic_from <= pandemic_to, got {law}, {p_from}, {p_to}")
+        if list(params.horizons) != sorted(params.horizons):
+            errors.append(f"{where} horizons: must be increasing, got {list(params.horizons)}")
     if isinstance(params, TimingStrategyParameters):
         low, high = (params.weight_truncation + (None, None))[:2]
         if len(params.weight_truncation) != 2 or low is None or high is None or not low < high:
@@ -637,7 +682,7 @@ def parameter_defaults(design: str) -> dict[str, Any]:
 
 __all__ = [
     "AnalysisSpec", "CommonParameters", "DEFAULT_ANALYSES", "DEFAULT_RUN", "DESIGNS", "EValueParameters",
-    "HeterogeneityParameters", "LandmarkParameters", "NaiveParameters", "NeedParameters", "RegionalParameters",
+    "HeterogeneityParameters", "InterruptedTimeSeriesParameters", "LandmarkParameters", "NaiveParameters", "NeedParameters", "RegionalParameters",
     "TargetTrialParameters", "TimeVaryingCoxParameters", "TimingParameters", "TimingStrategyParameters", "TimeVaryingPoissonParameters", "parameter_defaults", "resolve_entry_day",
     "spec_from_dict", "specs_from_table",
 ]

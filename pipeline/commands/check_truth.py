@@ -90,7 +90,10 @@ def _read_warehouse(path: Path):
             raise KoordError(f"{path} has no results table(s) {', '.join(missing)}: run `koord analyse --warehouse "
                              f"{path} --out DIR --only {' '.join(REQUIRED_RESULTS)}` first")
         # the region, timing and need tables (rules e-m) only when the study ran them
-        wanted = (*REQUIRED_RESULTS, CATALOGUE, *(t for t in (*REGION_RESULTS, *TIMING_RESULTS) if t in present))
+        from pipeline.commands.recovery_its import ITS_RESULTS
+
+        wanted = (*REQUIRED_RESULTS, CATALOGUE,
+                  *(t for t in (*REGION_RESULTS, *TIMING_RESULTS, *ITS_RESULTS) if t in present))
         results = {t: con.execute(f'select * from results."{t}"').df() for t in wanted}
         spells = load_spells(con)
         built = con.execute("select spell_id, person_id, spell_start_date from spells").df()

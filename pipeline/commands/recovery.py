@@ -793,6 +793,9 @@ def check_recovery(results: Mapping[str, pd.DataFrame], spells: pd.DataFrame, bu
 
     timing_rows, timing_notes = issue12_checks(results, spells, linked, seed=seed, say=say)
     rows += timing_rows
+    from pipeline.commands.recovery_its import its_checks
+
+    rows += its_checks(results)
     notes += timing_notes
     checks = pd.DataFrame(rows, columns=CHECK_COLUMNS)
     checks.attrs["notes"] = notes

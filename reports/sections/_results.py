@@ -46,7 +46,8 @@ DEFAULT_ORDER = ("tv_cox", "tv_poisson", "target_trial", "landmark", "naive_ever
 # their own outputs and disclosure declarations): not listed among the association's analyses, and their
 # curves in the shared curve table are drawn in their own chapter, not among the association's curves.
 OWN_CHAPTER_TABLES = ("region_uptake", "region_rtw", "region_variation",
-                      "coordination_timing", "coordination_need", "coordination_timing_strategies")
+                      "coordination_timing", "coordination_need", "coordination_timing_strategies",
+                      "interrupted_time_series")
 
 
 @dataclass(frozen=True)

@@ -47,12 +47,16 @@ EXPECTED_CHECKS = {
     ("coordination_need", "covers_planted_concentration_index"): 3,
     ("coordination_need", "planted_need_gradient_sign"): 1,
     ("coordination_timing_strategies", "covers_planted_strategy_contrast"): 24,
+    # before and after the law (issue 14): no calendar effect planted; level and slope change at
+    # 90 and 180 days for all, women, men
+    **{("interrupted_time_series", f"no_planted_{term}_change_{h}d"): 3
+       for term in ("law_level", "law_slope") for h in (90, 180)},
 }
 STUDY = """
 [analyses]
 run = ["tv_cox", "tv_poisson", "target_trial", "landmark", "naive_ever", "heterogeneity", "e_value",
        "region_uptake", "region_rtw", "region_variation",
-       "coordination_timing", "coordination_need", "coordination_timing_strategies"]
+       "coordination_timing", "coordination_need", "coordination_timing_strategies", "interrupted_time_series"]
 bootstrap_replicates = 40
 rank_draws = 200
 
