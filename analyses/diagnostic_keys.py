@@ -167,6 +167,10 @@ DIAGNOSTIC_KEYS: Mapping[str, Kind] = _declare(
     # Kish's effective sample size (the entries without weights); events per horizon; clones followed and
     # uncensored
     (COUNT, ("effective_sample_size", "events", "n_uncensored_after_grace", "n_followed", "n_uncensored")),
+    # --- before and after the law (`designs.interrupted_time_series`) ------------------------------
+    (PROTOCOL, ("law_date", "pandemic_from", "pandemic_to", "extraction_date", "relapse_window_days")),
+    # months in the series and on each side of the law; the series left out for too few months
+    (COUNT, ("n_months", "months_before_law", "months_after_law", "skipped")),
 )
 
 
