@@ -17,6 +17,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from data_schemas.completeness import study_needed_years
 from data_schemas.extracts import EXTRACTS, RAW, Extract
 from data_schemas.study import Study
 from data_schemas.tables import END_REASONS, SEXES, TABLES, check_contract
@@ -109,8 +110,6 @@ def missing_lisa_years(con, study: Study) -> list[int]:
     A warehouse without ``raw._manifest`` (written by every `koord ingest`) or without LISA is not
     judged here: `inspect_raw_layer` refuses a missing LISA.
     """
-    from data_schemas.completeness import study_needed_years
-
     tables = {r[0] for r in con.execute(
         "select table_name from information_schema.tables where table_schema = 'raw'").fetchall()}
     if "_manifest" not in tables or "scb_lisa" not in tables:
