@@ -46,7 +46,9 @@ DEFAULT_ORDER = ("tv_cox", "tv_poisson", "target_trial", "landmark", "naive_ever
 # their own outputs and disclosure declarations): not listed among the association's analyses, and their
 # curves in the shared curve table are drawn in their own chapter, not among the association's curves.
 OWN_CHAPTER_TABLES = ("region_uptake", "region_rtw", "region_variation",
-                      "coordination_timing", "coordination_need", "coordination_timing_strategies")
+                      "coordination_timing", "coordination_need", "coordination_timing_strategies",
+                      "collaboration", "survey")
+OWN_CHAPTER_TABLES += ("negative_controls", "calibration")  # issue 14: reports.sections.negative_controls
 
 
 @dataclass(frozen=True)
