@@ -23,9 +23,16 @@ STUDY         ?= study.toml
 # The demo runs the default study with fewer bootstrap replicates (study.toml: 200) to stay quick.
 DEMO_BOOTSTRAP ?= 40
 DEMO_STUDY    := $(DEMO_DIR)/study.toml
+# The simulation study (`make validate`, issue 14): R replicates of the whole pipeline at one size.
+# The issue's second configuration: make validate VALIDATE_PERSONS=200000 VALIDATE_REPLICATES=10
+VALIDATE_DIR        ?= data/validate
+VALIDATE_PERSONS    ?= 20000
+VALIDATE_REPLICATES ?= 50
+VALIDATE_JOBS       ?= 1
+VALIDATE_SEED       ?= 0
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock test-latest demo test bench synth ingest build analyse report dictionary clean
+.PHONY: help setup lock test-latest demo test bench validate synth ingest build analyse report dictionary clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -98,6 +105,10 @@ test: $(STAMP) ## run the test suite (reference values, contracts, planted truth
 
 bench: $(STAMP) ## time and peak memory of each stage at 100 000 and 1 000 000 persons; planted-truth check at both
 	$(BIN)/python -m pipeline.bench
+
+validate: $(STAMP) ## simulation study: bias, SE, coverage per check over VALIDATE_REPLICATES seeds (also R = 10 at 200 000)
+	$(BIN)/koord validate --out $(VALIDATE_DIR)/p$(VALIDATE_PERSONS) --persons $(VALIDATE_PERSONS) \
+		--replicates $(VALIDATE_REPLICATES) --seed $(VALIDATE_SEED) --jobs $(VALIDATE_JOBS) --study $(STUDY)
 
 clean: ## remove generated data (not .venv)
 	rm -rf data/demo data/bench $(LOCK_VENV) $(LATEST_VENV)

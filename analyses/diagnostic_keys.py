@@ -173,6 +173,39 @@ DIAGNOSTIC_KEYS: Mapping[str, Kind] = _declare(
     (COUNT, ("n_months", "months_before_law", "months_after_law", "skipped")),
 )
 
+# --- negative controls and empirical calibration (issue 14, `designs.negative_controls`) -----------
+_ISSUE_14_KEYS = _declare(
+    # which analyses were rerun, which outcomes, why the trials were not; per source/outcome its fit
+    (PROTOCOL, ("sources", "outcomes", "trial_emulation", "negative_controls", "max_ease", "method", "controls")),
+    (LABELLED, ("per_outcome", "nulls")),
+    (FLAG, ("estimated", "calibrated", "ease_below_threshold")),
+    # the empirical null: its mean, sd, EASE and log likelihood; how many negative controls it rests on
+    (STATISTIC, ("mu", "sigma", "ease", "log_likelihood", "n_controls")),
+    # spells with the outcome before follow-up starts; Poisson bands merged for too few events; why not estimated
+    (COUNT, ("n_spells_with_outcome_by_entry_day", "merged_band_cuts", "reason")),
+)
+if set(_ISSUE_14_KEYS) & set(DIAGNOSTIC_KEYS):
+    raise ValueError(f"diagnostics keys declared twice: {sorted(set(_ISSUE_14_KEYS) & set(DIAGNOSTIC_KEYS))}")
+DIAGNOSTIC_KEYS = {**DIAGNOSTIC_KEYS, **_ISSUE_14_KEYS}
+
+# --- collaboration and the coordinators' survey (issue 13, `designs.collaboration`, `designs.survey`) ----
+_ISSUE_13_KEYS = _declare(
+    # the methods and assumptions as stated by the designs
+    (PROTOCOL, ("assumption", "interval_rule", "min_class_respondents", "no_samplics", "region_groups", "sex_note",
+                "participation_interval", "rate_interval", "rtw_interpretation", "rtw_states", "sequence_time_zero")),
+    (FLAG, ("frame_known", "has_sex")),
+    # the AF-registration and return-to-work models per population
+    (GROUP, ("af", "rtw", "fit")),
+    # respondents, classes, design degrees of freedom (respondents minus strata), Kish's n; spells,
+    # meetings and days at risk behind the register measures
+    (COUNT, ("design_df", "frame_not_represented", "kish_effective_n", "n_respondents", "n_weighting_classes",
+             "n_avst_meetings", "n_eligible_spells", "days_at_risk", "n_eligible", "n_at_risk", "n_registered",
+             "days_at_risk_by_state")),
+)
+if set(_ISSUE_13_KEYS) & set(DIAGNOSTIC_KEYS):
+    raise ValueError(f"diagnostics keys declared twice: {sorted(set(_ISSUE_13_KEYS) & set(DIAGNOSTIC_KEYS))}")
+DIAGNOSTIC_KEYS = {**DIAGNOSTIC_KEYS, **_ISSUE_13_KEYS}
+
 
 def kind_of(key: str) -> Kind | None:
     """The declared kind of a key (None: undeclared)."""

@@ -68,6 +68,19 @@ def regions() -> tuple[Region, ...]:
     )
 
 
+# The six healthcare regions (sjukvårdsregioner, Hälso- och sjukvårdsförordningen 2017:80), in
+# a neighbour order north to south. Halland, which the ordinance splits between Södra and
+# Västra, is counted with Västra (its larger part).
+HEALTHCARE_REGION_ORDER = ("NORR", "MELLAN", "STHLM_GOTL", "SYDOST", "VASTRA", "SODRA")
+
+
+@lru_cache(maxsize=None)
+def healthcare_regions() -> dict[str, tuple[str, str]]:
+    """Region code -> (healthcare region code, its name): the survey's region groups."""
+    return {r["region_code"]: (r["healthcare_region"], r["healthcare_region_name"])
+            for r in _read_csv("healthcare_regions.csv")}
+
+
 # --- ICD-10-SE -------------------------------------------------------------------------
 # Registered diagnoses arrive as `F43.8A`, `F438A`, `f32.1`, `M54-`, ` F41 `. The canonical
 # form is the register's own: upper case, no dot, no dash or space (`F438A`).

@@ -199,6 +199,7 @@ class Extract:
     staging_table: str = ""  # stg_<register>__<entity>s
     optional: bool = False  # the build runs without it (its staging view is then empty)
     current_identity: str | None = None  # column marking a repeated LopNr's current row (SenPNr = 1)
+    unique_key: tuple[str, ...] = ()  # columns no two rows may share (2nd and later rows quarantined)
 
     def column(self, name: str) -> Column:
         for c in self.columns:
@@ -531,6 +532,7 @@ EXTRACTS: tuple[Extract, ...] = (
         description="Survey of staff who perform coordination; items 1 (strongly disagree) to 5 (strongly agree), 6 don't know.",
         person_level=False,
         staging_table="stg_enkat__responses",
+        optional=True,  # the register build runs without the survey (survey_responses is then empty)
         columns=(
             Column("RespondentId", "respondent_id", "text", "Respondent."),
             Column("Region", "region_code", "code", "Region.", codes="regions"),
@@ -546,6 +548,28 @@ EXTRACTS: tuple[Extract, ...] = (
             Column("F8_Kompetens", "item_training", "code", "I have had enough training for the task.", codes="likert", nullable=True),
         ),
         caveats=("Not register data: a survey of staff, one row per respondent.",),
+        unique_key=("RespondentId",),
+    ),
+    Extract(
+        name="enkat_urval",
+        source="The evaluators' own survey frame (not in the delivery specification extracts.md)",
+        title_sv="Enkätens urvalsram: inbjudna per region och vårdnivå",
+        grain="one row per region x care level",
+        description="The survey's frame: how many staff who perform coordination were invited, per region and care "
+                    "level (the survey is a census attempt). Optional: without it the survey's response rate is not "
+                    "computed and respondents are taken as the whole frame of their class (no non-response weighting, "
+                    "no finite-population correction).",
+        person_level=False,
+        optional=True,
+        staging_table="stg_enkat__frame_cells",
+        columns=(
+            Column("Region", "region_code", "code", "Region.", codes="regions"),
+            Column("Vardniva", "care_level", "code", "Care level of the invited staff's units.", codes="care_level"),
+            Column("AntalIUrval", "n_invited", "integer", "Staff who perform coordination invited (the frame count).",
+                   positive=True),
+        ),
+        caveats=("The evaluators' own frame, kept beside the survey; not register data.",),
+        unique_key=("Region", "Vardniva"),
     ),
 )
 

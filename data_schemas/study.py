@@ -11,6 +11,7 @@ Every error in a file is collected and reported at once (`StudyDefinitionError`)
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from datetime import date
@@ -19,6 +20,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from data_schemas.codes import codes
+from data_schemas.codes import normalise_icd10
 from koord.errors import StudyDefinitionError
 
 DEFAULT_STUDY_FILE = Path(__file__).resolve().parents[1] / "study.toml"
@@ -43,6 +45,72 @@ RHP = "RHP"  # rehabilitation benefit (rehabiliteringspenning)
 # working-age population (the 65th birthday is a competing event), so ages are kept within these.
 AGE_FLOOR_YEARS = 16
 AGE_CEILING_YEARS = 64
+
+
+# Negative-control outcomes (issue 14): a first care contact whose MAIN diagnosis falls in ranges that
+# coordination for return to work cannot plausibly affect within a spell's follow-up. Each range is
+# "A00-B99" (three-character categories, both ends included) or one category or code ("L60",
+# "N39.0": every code it begins). The documented defaults are study.toml's (a test keeps them equal);
+# `koord synth` plants contacts in these ranges. None overlaps a diagnosis the synthetic spells carry.
+NEGATIVE_CONTROL_ID_PATTERN = r"^[a-z][a-z0-9_]{0,30}$"
+
+
+@dataclass(frozen=True)
+class NegativeControlOutcome:
+    """One negative-control outcome: its id, ICD-10 ranges of the main diagnosis and why it is one."""
+
+    id: str
+    icd: tuple[str, ...]
+    why: str
+
+    def ranges(self) -> tuple[tuple[str, str], ...]:
+        """(first, last) canonical prefixes of equal length per range: "H00-H59" -> ("H00", "H59"), "N39.0" -> ("N390", "N390")."""
+        return tuple(parse_icd_range(r) for r in self.icd)
+
+    def matches(self, code: str | None) -> bool:
+        """Whether a canonical ICD-10 code (`F438A`) falls in one of the ranges."""
+        return bool(code) and any(lo <= code[:len(lo)] <= hi for lo, hi in self.ranges())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "icd": list(self.icd), "why": self.why}
+
+
+def parse_icd_range(text: str) -> tuple[str, str]:
+    """("first", "last") of an ICD-10 range text; raises ValueError naming what is wrong."""
+    parts = [p.strip() for p in str(text).split("-")] if "-" in str(text).strip("- ") else [str(text).strip()]
+    if len(parts) not in (1, 2) or not all(parts):
+        raise ValueError(f"{text!r} is not a code nor a range 'A00-A99'")
+    ends = [normalise_icd10(p) for p in parts]
+    if any(e is None for e in ends):
+        raise ValueError(f"{text!r}: {', '.join(p for p, e in zip(parts, ends) if e is None)} is not an ICD-10 code")
+    lo, hi = ends[0], ends[-1]
+    if len(lo) != len(hi):
+        raise ValueError(f"{text!r}: both ends must have the same length ('H00-H59', 'N390-N399')")
+    if lo > hi:
+        raise ValueError(f"{text!r}: the first end is after the last")
+    return lo, hi
+
+
+DEFAULT_NEGATIVE_CONTROLS: tuple[NegativeControlOutcome, ...] = (
+    NegativeControlOutcome("eye", ("H00-H59",), "Eye and adnexa (cataract, conjunctivitis, refraction): no pathway "
+                           "from coordination of the return to work to the eye within weeks."),
+    NegativeControlOutcome("ear", ("H60-H75",), "External and middle ear infections; vertigo (H81), itself a reason "
+                           "for sick leave, is left out."),
+    NegativeControlOutcome("dental_oral", ("K00-K14",), "Teeth, mouth and jaws: caries and gum disease develop over "
+                           "years and are not touched by rehabilitation coordination."),
+    NegativeControlOutcome("skin_infection", ("L00-L08",), "Skin infections (impetigo, abscess, cellulitis): acute, "
+                           "caused by bacteria, not by the sick-leave process."),
+    NegativeControlOutcome("ingrown_nail", ("L60",), "Nail disorders, mostly ingrown toenails: mechanical, unrelated "
+                           "to work capacity or coordination."),
+    NegativeControlOutcome("urinary_tract_infection", ("N30", "N39.0"), "Cystitis and urinary tract infection: acute "
+                           "bacterial infections whose rate coordination cannot change."),
+    NegativeControlOutcome("allergic_rhinitis", ("J30",), "Allergic and vasomotor rhinitis: set by pollen season and "
+                           "allergy; sinusitis (J32) is a sick-leave diagnosis and is left out."),
+    NegativeControlOutcome("anal_disorders", ("K60-K64",), "Haemorrhoids, fissures and other anal disorders: "
+                           "mechanical conditions without a path from coordination."),
+    NegativeControlOutcome("viral_warts", ("B07",), "Viral warts: a skin virus infection without any relation to "
+                           "return-to-work support."),
+)
 
 
 @dataclass(frozen=True)
@@ -93,6 +161,10 @@ class Study:
     time_bands : tuple of int
         First day (days since spell start) of each band of ``person_time``; starts at 0,
         strictly increasing; the last band is open.
+    negative_controls : tuple of NegativeControlOutcome
+        ``[negative_controls] outcomes``: outcomes coordination cannot affect (id, ICD-10 ranges
+        of the main diagnosis of a care contact, why), run through the main designs to estimate
+        their systematic error (issue 14).
     analyses : Mapping
         The ``[analyses]`` table as written, for the analysis stage (not validated here).
     source : str or None
@@ -115,6 +187,7 @@ class Study:
     return_to_work: str = "benefit_end"
     missing_lisa_years: str = "refuse"
     time_bands: tuple[int, ...] = (0, 15, 31, 61, 91, 181, 366)
+    negative_controls: tuple[NegativeControlOutcome, ...] = DEFAULT_NEGATIVE_CONTROLS
     analyses: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), compare=False)
     source: str | None = field(default=None, compare=False)
 
@@ -153,6 +226,7 @@ class Study:
         out["spell_start_to"] = self.spell_start_to.isoformat()
         out["time_bands"] = list(self.time_bands)
         out["extra_sick_leave_codes"] = list(self.extra_sick_leave_codes)
+        out["negative_controls"] = [o.as_dict() for o in self.negative_controls]
         return out
 
     def to_json(self) -> str:
@@ -277,6 +351,67 @@ def _check_rules(values: dict[str, Any], errors: list[str]) -> None:
             errors.append(f"[person_time] time_bands: band starts must be strictly increasing, got {list(bands)}")
 
 
+NEGATIVE_CONTROLS_SECTION = "negative_controls"
+_NEGATIVE_CONTROL_KEYS = ("id", "icd", "why")
+
+
+def _negative_controls(content: Any, errors: list[str]) -> tuple[NegativeControlOutcome, ...] | None:
+    """``[negative_controls] outcomes = [{id, icd, why}, ...]``; every error named with its place."""
+    where = f"[{NEGATIVE_CONTROLS_SECTION}]"
+    if not isinstance(content, Mapping):
+        errors.append(f"{where}: expected a table, got {content!r}")
+        return None
+    n_before = len(errors)
+    for key in content:
+        if key != "outcomes":
+            errors.append(f"{where} {key}: unknown key (known: outcomes)")
+    outcomes = content.get("outcomes", [])
+    if not isinstance(outcomes, list) or not all(isinstance(o, Mapping) for o in outcomes):
+        errors.append(f"{where} outcomes: expected a list of tables {{id = ..., icd = [...], why = ...}}, got {outcomes!r}")
+        return None
+    out: list[NegativeControlOutcome] = []
+    seen: dict[str, int] = {}
+    claimed: list[tuple[str, str, str, str]] = []  # (lo, hi, id, text) of every range so far
+    for i, item in enumerate(outcomes, 1):
+        place = f"{where} outcomes[{i}]" + (f" ({item['id']})" if isinstance(item.get("id"), str) else "")
+        for key in item:
+            if key not in _NEGATIVE_CONTROL_KEYS:
+                errors.append(f"{place} {key}: unknown key (known: {', '.join(_NEGATIVE_CONTROL_KEYS)})")
+        oid, icd, why = item.get("id"), item.get("icd"), item.get("why")
+        ok = True
+        if not isinstance(oid, str) or not re.match(NEGATIVE_CONTROL_ID_PATTERN, oid):
+            errors.append(f"{place} id: expected lower-case letters, digits and _ starting with a letter, got {oid!r}")
+            ok = False
+        elif oid in seen:
+            errors.append(f"{place} id: {oid!r} is used by outcomes[{seen[oid]}] too")
+            ok = False
+        else:
+            seen[oid] = i
+        if not isinstance(why, str) or not why.strip():
+            errors.append(f"{place} why: a negative control needs its justification in words")
+            ok = False
+        if not isinstance(icd, list) or not icd or not all(isinstance(r, str) for r in icd):
+            errors.append(f"{place} icd: expected a non-empty list of ICD-10 codes or ranges ('H00-H59'), got {icd!r}")
+            continue
+        for text in icd:
+            try:
+                lo, hi = parse_icd_range(text)
+            except ValueError as exc:
+                errors.append(f"{place} icd: {exc}")
+                ok = False
+                continue
+            for olo, ohi, other, otext in claimed:
+                n = min(len(lo), len(olo))
+                if lo[:n] <= ohi[:n] and olo[:n] <= hi[:n]:
+                    errors.append(f"{place} icd: {text!r} overlaps {otext!r} of {other!r}; a contact would count "
+                                  "for both outcomes")
+                    ok = False
+            claimed.append((lo, hi, str(oid), text))
+        if ok:
+            out.append(NegativeControlOutcome(oid, tuple(icd), why.strip()))
+    return tuple(out) if len(errors) == n_before else None
+
+
 def _resolve_include_fsjp(deprecated: dict[tuple[str, str], Any], values: dict[str, Any], errors: list[str]) -> None:
     """The deprecated ``[spells] include_fsjp``: true = fsjp_rule 'include', false = 'drop_period'.
 
@@ -314,12 +449,15 @@ def study_from_mapping(data: Mapping[str, Any], source: str | None = None) -> St
     values: dict[str, Any] = {}
     deprecated: dict[tuple[str, str], Any] = {}
     for section, content in data.items():
+        if section == NEGATIVE_CONTROLS_SECTION:
+            values["negative_controls"] = _negative_controls(content, errors)
+            continue
         if section in _PASSTHROUGH:
             if not isinstance(content, Mapping):
                 errors.append(f"[{section}]: expected a table, got {content!r}")
             continue
         if section not in _LAYOUT:
-            known = ", ".join(f"[{s}]" for s in (*_LAYOUT, *_PASSTHROUGH))
+            known = ", ".join(f"[{s}]" for s in (*_LAYOUT, NEGATIVE_CONTROLS_SECTION, *_PASSTHROUGH))
             errors.append(f"[{section}]: unknown section (known: {known})")
             continue
         if not isinstance(content, Mapping):
@@ -374,4 +512,4 @@ def load_study(path: str | Path | None = None) -> Study:
     return study_from_mapping(data, source=str(path))
 
 
-__all__ = ["DEFAULT_STUDY_FILE", "FSJP_RULES", "MISSING_LISA_YEAR_RULES", "RETURN_TO_WORK_DEFINITIONS", "Study", "load_study", "study_from_mapping"]
+__all__ = ["DEFAULT_NEGATIVE_CONTROLS", "NegativeControlOutcome", "parse_icd_range", "DEFAULT_STUDY_FILE", "FSJP_RULES", "MISSING_LISA_YEAR_RULES", "RETURN_TO_WORK_DEFINITIONS", "Study", "load_study", "study_from_mapping"]

@@ -269,6 +269,12 @@ SPELLS = Table(
             C(f"days_to_first_{col[2:]}", "INTEGER", f"Day of the first FK collaboration event {code} in "
               "[spell_start_date, end_date] - spell_start_date (0 = the first day); NULL if none.", nullable=True),
         )),
+        C("days_to_first_avst_employer", "INTEGER", "Day index of the first reconciliation meeting (AVST) in "
+          "[spell_start_date, end_date] with the employer taking part (DeltagArbetsgivare = 1); NULL if none.", nullable=True),
+        C("is_registered_af_at_start", "BOOLEAN", "An AF registration period (af_inskrivning) runs on spell_start_date "
+          "(registered on or before it, not deregistered before it)."),
+        C("days_to_af_registration", "INTEGER", "Day index of the first AF registration starting in "
+          "[spell_start_date, end_date] - spell_start_date; NULL if none.", nullable=True),
         C(
             "earnings_before_sek",
             "DOUBLE",
@@ -320,6 +326,9 @@ SPELLS = Table(
         Rule("days_to_first_dv077 = first_dv077_date - spell_start_date", "days_to_first_dv077 is not distinct from (first_dv077_date - spell_start_date)"),
         *(Rule(f"days_to_first_{col[2:]} NULL exactly when {col} = 0", f"(days_to_first_{col[2:]} is null) = ({col} = 0)")
           for col in COLLABORATION_EVENT_COLUMNS.values()),
+        Rule("employer meeting within follow-up and not before the first AVST",
+             "days_to_first_avst_employer is null or (days_to_first_avst_employer between days_to_first_fk_avst and followup_days - 1)"),
+        Rule("AF registration within follow-up", "days_to_af_registration is null or days_to_af_registration between 0 and followup_days - 1"),
         Rule("is_exhaustion_disorder matches diagnosis_code", f"is_exhaustion_disorder = coalesce(diagnosis_code = '{EXHAUSTION_DISORDER}', false)"),
         Rule("diagnosis_group unknown exactly when no diagnosis", "(diagnosis_code is null) <= (diagnosis_group = 'unknown')"),
         Rule("has_earnings_month_after = earnings_after_sek > 0", "has_earnings_month_after is not distinct from (earnings_after_sek > 0)"),
@@ -511,7 +520,157 @@ REGION_CARE_UNITS = Table(
     ),
 )
 
-TABLES: tuple[Table, ...] = (PERSONS, SPELLS, PERSON_TIME, ATTRITION, REGION_CARE_UNITS)
+SPELL_COLLABORATION_EVENTS = Table(
+    name="spell_collaboration_events",
+    grain="one row per spell in the study population x FK collaboration event during its follow-up",
+    description=(
+        "FK's collaboration events (fk_samverkan: reconciliation meetings AVST, 4 § information INFO4, the employer's "
+        "plan PLAN, joint mapping with AF AFKART) dated within the spell's follow-up [spell_start_date, end_date], "
+        "with the day index and, for AVST, who took part. Identical repeated events keep a row each (event_seq)."
+    ),
+    key=("spell_id", "event_seq"),
+    columns=(
+        C("spell_id", "BIGINT", "Spell key (spells.spell_id)."),
+        C("person_id", "BIGINT", "Pseudonymised person number."),
+        C("event_seq", "INTEGER", "1, 2, ... per spell in order of date, type and participation."),
+        C("event_date", "DATE", "Date of the event (HandelseDatum)."),
+        C("event_type", "VARCHAR", "AVST, INFO4, PLAN or AFKART.", allowed=tuple(COLLABORATION_EVENT_COLUMNS)),
+        C("day_index", "INTEGER", "event_date - spell_start_date (0 = the spell's first day)."),
+        C("has_care_participated", "BOOLEAN", "AVST: health care took part; NULL when not recorded or not an AVST.", nullable=True),
+        C("has_employer_participated", "BOOLEAN", "AVST: the employer took part; NULL when not recorded or not an AVST.", nullable=True),
+        C("has_af_participated", "BOOLEAN", "AVST: AF took part; NULL when not recorded or not an AVST.", nullable=True),
+    ),
+    rules=(
+        Rule("day_index >= 0", "day_index >= 0"),
+        Rule("event_seq >= 1", "event_seq >= 1"),
+        Rule("participation only for AVST",
+             "event_type = 'AVST' or (has_care_participated is null and has_employer_participated is null "
+             "and has_af_participated is null)"),
+    ),
+    checks=(
+        TableCheck(
+            "every event lies within its spell's follow-up, on the day index from its start",
+            "select count(*) from main.spell_collaboration_events e left join main.spells s using (spell_id) "
+            "where s.spell_id is null or e.person_id <> s.person_id or e.event_date not between s.spell_start_date and s.end_date "
+            "or e.day_index <> e.event_date - s.spell_start_date",
+        ),
+        TableCheck(
+            "the events per type add up to spells' counts (n_fk_<type>)",
+            "select count(*) from main.spells s left join (select spell_id, "
+            + ", ".join(f"count(*) filter (where event_type = '{code}') {col}" for code, col in COLLABORATION_EVENT_COLUMNS.items())
+            + " from main.spell_collaboration_events group by 1) e using (spell_id) where "
+            + " or ".join(f"coalesce(e.{col}, 0) <> s.{col}" for col in COLLABORATION_EVENT_COLUMNS.values()),
+        ),
+        TableCheck(
+            "spells' days_to_first_avst_employer is the first AVST with the employer taking part",
+            "select count(*) from main.spells s left join (select spell_id, min(day_index) d from main.spell_collaboration_events "
+            "where event_type = 'AVST' and has_employer_participated group by 1) e using (spell_id) "
+            "where e.d is distinct from s.days_to_first_avst_employer",
+        ),
+    ),
+)
+
+SURVEY_ITEM_COLUMNS = {  # the survey's items (enkat_samverkan F1-F8) as survey_responses names them
+    "F1_FK": "item_fk", "F2_AF": "item_af", "F3_Arbetsgivare": "item_employer", "F4_Kommun": "item_municipality",
+    "F5_Internt": "item_internal", "F6_Tid": "item_time", "F7_Rutiner": "item_routines", "F8_Kompetens": "item_training",
+}
+CARE_LEVELS = tuple(c.code for c in code_list("care_level"))
+
+SURVEY_RESPONSES = Table(
+    name="survey_responses",
+    grain="one row per respondent of the coordinators' survey",
+    description=(
+        "The survey of staff who perform coordination (enkat_samverkan), rows not quarantined, with the "
+        "respondent's region, healthcare region (sjukvårdsregion: the region group of the survey's weighting "
+        "classes) and care level. Items as answered: 1 (strongly disagree) to 5 (strongly agree), 6 don't know, "
+        "NULL no answer. The survey has no sex."
+    ),
+    key=("respondent_id",),
+    columns=(
+        C("respondent_id", "VARCHAR", "Respondent (RespondentId)."),
+        C("region_code", "VARCHAR", "Region of the respondent's unit.", allowed=REGION_CODES),
+        C("region_name", "VARCHAR", "Name of region_code.", allowed=REGION_NAMES),
+        C("healthcare_region_code", "VARCHAR", "Healthcare region (sjukvårdsregion) of region_code; Halland counted with Västra."),
+        C("healthcare_region_name", "VARCHAR", "Name of healthcare_region_code."),
+        C("care_level", "VARCHAR", "Care level of the respondent's unit: PV, SSV or PSY.", allowed=CARE_LEVELS),
+        C("response_date", "DATE", "Date answered.", nullable=True),
+        *(C(col, "INTEGER", f"{item}: 1-5, 6 = don't know, NULL = no answer.", nullable=True, allowed=(1, 2, 3, 4, 5, 6))
+          for item, col in SURVEY_ITEM_COLUMNS.items()),
+    ),
+)
+
+SURVEY_FRAME = Table(
+    name="survey_frame",
+    grain="one row per region x care level of the survey's frame",
+    description=(
+        "The survey's frame (enkat_urval, optional: the evaluators' own, not in the delivery specification): staff "
+        "who perform coordination invited, beside the respondents, per region and care level. Without the frame "
+        "the cells with respondents, n_invited NULL (the response rate is then not computed)."
+    ),
+    key=("region_code", "care_level"),
+    columns=(
+        C("region_code", "VARCHAR", "Region.", allowed=REGION_CODES),
+        C("healthcare_region_code", "VARCHAR", "Healthcare region (sjukvårdsregion) of region_code."),
+        C("care_level", "VARCHAR", "PV, SSV or PSY.", allowed=CARE_LEVELS),
+        C("n_invited", "BIGINT", "Staff invited (AntalIUrval); NULL when the frame was not delivered or lacks the cell.",
+          nullable=True),
+        C("n_respondents", "BIGINT", "Respondents in survey_responses of the cell."),
+    ),
+    rules=(
+        Rule("n_invited > 0", "n_invited > 0"),
+        Rule("n_respondents >= 0", "n_respondents >= 0"),
+    ),
+    checks=(
+        TableCheck(
+            "n_respondents adds up to survey_responses",
+            "select count(*) from (select coalesce(sum(n_respondents), 0) n from main.survey_frame) f, "
+            "(select count(*) n from main.survey_responses) r where f.n <> r.n",
+        ),
+    ),
+)
+
+SPELL_NEGATIVE_CONTROL_OUTCOMES = Table(
+    name="spell_negative_control_outcomes",
+    grain="one row per spell in the study population x negative-control outcome of the study",
+    description=(
+        "Negative-control outcomes (issue 14; study.toml [negative_controls]): per spell and outcome the day index of "
+        "the first care contact (vard_kontakter, any region and care level) whose MAIN diagnosis falls in the outcome's "
+        "ICD-10 ranges during the spell's follow-up [spell_start_date, end_date], and the number of days with one. "
+        "Coordination cannot plausibly cause these contacts, so their hazard ratios after the first GC001 estimate the "
+        "designs' systematic error."
+    ),
+    key=("spell_id", "outcome_id"),
+    columns=(
+        C("spell_id", "BIGINT", "Spell key (spells.spell_id)."),
+        C("person_id", "BIGINT", "Pseudonymised person number."),
+        C("outcome_id", "VARCHAR", "Negative-control outcome (its id in study.toml [negative_controls])."),
+        C("first_contact_day", "INTEGER", "Day index (contact_date - spell_start_date, 0 = the first day) of the first "
+          "contact with a main diagnosis in the outcome's ranges in [spell_start_date, end_date]; NULL if none. As an "
+          "event of the time-varying designs it happens at time first_contact_day + 1.", nullable=True),
+        C("n_contact_days", "INTEGER", "Distinct dates with such a contact in the follow-up (0 when none)."),
+    ),
+    rules=(
+        Rule("first_contact_day NULL exactly when no contact day", "(first_contact_day is null) = (n_contact_days = 0)"),
+        Rule("n_contact_days >= 0", "n_contact_days >= 0"),
+        Rule("first_contact_day >= 0", "first_contact_day is null or first_contact_day >= 0"),
+    ),
+    checks=(
+        TableCheck(
+            "every spell has one row per outcome, and the first contact lies within its follow-up",
+            "select count(*) from main.spell_negative_control_outcomes n left join main.spells s using (spell_id) "
+            "where s.spell_id is null or n.person_id <> s.person_id or n.first_contact_day >= s.followup_days",
+        ),
+        TableCheck(
+            "as many rows as spells x outcomes",
+            "select count(*) from (select count(*) n, count(distinct outcome_id) k, count(distinct spell_id) m "
+            "from main.spell_negative_control_outcomes) t, (select count(*) m from main.spells) s "
+            "where t.n <> t.k * s.m or (t.k > 0 and t.m <> s.m)",
+        ),
+    ),
+)
+
+TABLES: tuple[Table, ...] = (PERSONS, SPELLS, PERSON_TIME, ATTRITION, REGION_CARE_UNITS, SPELL_COLLABORATION_EVENTS,
+                             SURVEY_RESPONSES, SURVEY_FRAME, SPELL_NEGATIVE_CONTROL_OUTCOMES)
 
 
 def table(name: str) -> Table:

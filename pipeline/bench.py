@@ -52,6 +52,9 @@ STAGES: tuple[Stage, ...] = (
     Stage("timing", ("analyse", "--warehouse", "{dir}/warehouse.duckdb", "--out", "{dir}/out",
                      "--only", "coordination_timing", "coordination_need", "coordination_timing_strategies"),
           goal_seconds=300.0, goal_peak_gb=6.0),
+    # Collaboration with FK, AF and employers (issue 13; goal: under 2 minutes and 4 GB at 1 000 000 persons).
+    Stage("collaboration", ("analyse", "--warehouse", "{dir}/warehouse.duckdb", "--out", "{dir}/out",
+                            "--only", "collaboration"), goal_seconds=120.0, goal_peak_gb=4.0),
     Stage("check-truth", ("check-truth", "--warehouse", "{dir}/warehouse.duckdb", "--truth", "{dir}/truth.json",
                           "--out", "{dir}/out"), goal_seconds=None, goal_peak_gb=None),
 )

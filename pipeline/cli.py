@@ -18,7 +18,7 @@ from koord.errors import KoordError
 
 # Each subcommand lives in pipeline/commands/<name>.py and exposes `register(subparsers)`,
 # which adds its parser and sets `func` to the function that runs it (module check_truth: `koord check-truth`).
-COMMANDS = ("synth", "ingest", "build", "analyse", "report", "check_truth")
+COMMANDS = ("synth", "ingest", "build", "analyse", "report", "check_truth", "validate")
 
 
 def build_parser() -> argparse.ArgumentParser:

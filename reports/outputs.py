@@ -60,6 +60,14 @@ OUTPUTS: tuple[D, ...] = (
       "Ritad ur kontrollerade modellresultat."),
     D("figur_strategier", C.FIGURE, "Figur: återgång i arbete per strategi för koordineringens tidpunkt",
       "Ritad ur en kontrollerad kurva."),
+    D("samverkanmodell", C.MODEL, "Samverkan med Försäkringskassan, Arbetsförmedlingen och arbetsgivare",
+      "Försäkringskassans samverkanshändelser per 1 000 sjukfall och per koordinerat sjukfall, vem som deltog i "
+      "avstämningsmötena, första 4 §-information och avstämningsmöte efter första GC001, inskrivning vid "
+      "Arbetsförmedlingen bland arbetslösa och återgång i arbete efter samverkansform (results.collaboration)."),
+    D("enkatmodell", C.MODEL, "Samordnarnas enkät om samverkan",
+      "Svarsfrekvens per vårdnivå och region, andel som instämmer per påstående (viktat för bortfall), "
+      "samverkansindex med Cronbachs alfa, Rao–Scott-test mellan regioner och vårdnivåer, och per region indexet "
+      "bredvid andelen koordinerade och åter i arbete (ekologisk jämförelse) (results.survey)."),
     D("tidsserie", C.MODEL, "Före och efter lagen: avbruten tidsserie",
       "Andelen sjukfall åter i arbete inom 90 och 180 dagar per startmånad, och den segmenterade modellens "
       "nivå- och trendförändring vid lagen och pandemiperioden (results.interrupted_time_series)."),
@@ -67,6 +75,13 @@ OUTPUTS: tuple[D, ...] = (
       "Ritad ur kontrollerade modellresultat."),
 )
 
+OUTPUTS += (  # issue 14: reports.sections.negative_controls
+    D("kalibreringmodell", C.MODEL, "Negativa kontroller och kalibrerade konfidensintervall",
+      "Kvoten efter första koordineringsinsatsen för varje negativ kontroll (vårdkontakter som koordineringen inte kan "
+      "påverka), per modell och för samtliga, kvinnor och män (results.negative_controls); det systematiska felets "
+      "fördelning (medelvärde, spridning, EASE) och huvudresultaten med kalibrerade intervall och p-värden "
+      "(results.calibration)."),
+)
 _BY_KEY = {d.key: d for d in OUTPUTS}
 
 

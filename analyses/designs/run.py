@@ -17,6 +17,7 @@ from typing import Callable
 import duckdb
 import pandas as pd
 
+from analyses.designs.collaboration import collaboration, load_collaboration
 from analyses.designs.covariates import KNOWN_COVARIATES, covariate_select_sql, fetch_categorical
 from analyses.designs.evalue import e_value_result
 from analyses.designs.heterogeneity import heterogeneity
@@ -24,8 +25,10 @@ from analyses.designs.interrupted_time_series import interrupted_time_series, lo
 from analyses.designs.landmark import landmark
 from analyses.designs.naive import naive_ever_coordinated
 from analyses.designs.need import coordination_need
+from analyses.designs.negative_controls import calibration, negative_controls
 from analyses.designs.regions import TABLE_OF_DESIGN, regional_fits, regional_inputs, regional_result
 from analyses.designs.specs import AnalysisSpec, resolve_entry_day
+from analyses.designs.survey import load_survey, survey_analysis
 from analyses.designs.timing import coordination_timing
 from analyses.designs.timing_strategies import coordination_timing_strategies
 from analyses.designs.time_varying import (
@@ -86,6 +89,7 @@ class _Cache:
     rows: dict = field(default_factory=dict)
     cells: dict = field(default_factory=dict)
     regional_fits: dict = field(default_factory=dict)
+    specs: dict = field(default_factory=dict)  # the resolved specs by id (negative controls rerun their sources)
 
     def counting_rows(self, covariates: tuple[str, ...], entry_day: int):
         key = (covariates, entry_day)
@@ -139,6 +143,16 @@ def run_one(spec: AnalysisSpec, cache: _Cache, done: dict[str, Result], say: Cal
         return coordination_need(spec, cache.spells, progress=say)
     if spec.design == "coordination_timing_strategies":
         return coordination_timing_strategies(spec, cache.spells, progress=say)
+    if spec.design == "collaboration":
+        extra, avst = load_collaboration(cache.con)
+        return collaboration(spec, cache.spells, extra, avst, progress=say)
+    if spec.design == "survey":
+        responses, frame = load_survey(cache.con)
+        return survey_analysis(spec, responses, frame, cache.spells, progress=say)
+    if spec.design == "negative_controls":
+        return negative_controls(spec, {s: cache.specs[s] for s in p.sources}, cache.con, cache.spells, progress=say)
+    if spec.design == "empirical_calibration":
+        return calibration(spec, done)
     if spec.design == "interrupted_time_series":
         its_spells, extraction_date, relapse_window = load_its_inputs(cache.con)
         return interrupted_time_series(spec, its_spells, extraction_date, relapse_window, progress=say)
@@ -161,6 +175,7 @@ def run_analyses(con: duckdb.DuckDBPyConnection, specs: tuple[AnalysisSpec, ...]
     check_inputs(con)
     resolved = tuple(resolve_entry_day(s, min_spell_days) for s in specs)
     cache = _Cache(con, load_spells(con))
+    cache.specs = {s.id: s for s in resolved}
     done: dict[str, Result] = {}
     for i, spec in enumerate(resolved, 1):
         say(f"[{i}/{len(resolved)}] {spec.id} ({spec.design}) …")

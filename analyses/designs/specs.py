@@ -276,11 +276,99 @@ class TimingStrategyParameters(CommonParameters):
 
 
 @dataclass(frozen=True)
+class CollaborationParameters(CommonParameters):
+    """Collaboration with FK, AF and employers in the registers (issue 13, `collaboration`).
+
+    entry_day : eligible spells are those still followed at this day (None: the study's
+        min_spell_days); rates per 1 000 eligible spells and per coordinated eligible spell.
+    dimensions : groups the event rates are reported by, beside everyone and each sex.
+    participation_dimensions : groups the AVST participation shares are reported by.
+    sequence_days : days after the first GC001 at which the incidence of the first INFO4 and
+        of the first AVST is reported (coordinated eligible spells).
+    af_days : days from spell start at which the incidence of AF registration is reported
+        (unemployed spells not registered at AF on their first day).
+    af_confounders, af_band_cuts : adjustment and baseline bands of the Poisson model of AF
+        registration with coordination as a time-varying exposure (from day 0).
+    confounders, band_cuts : those of tv_poisson (the default is its default), for return to
+        work with the three collaboration states as time-varying exposure.
+    """
+
+    confounders: tuple[str, ...] = field(default=TimeVaryingPoissonParameters.confounders,
+                                         metadata=_rule(items=KNOWN_COVARIATES))
+    band_cuts: tuple[int, ...] = field(default=TimeVaryingPoissonParameters.band_cuts, metadata=_rule(1))
+    dimensions: tuple[str, ...] = field(default=("home_region_code", "diagnosis_group", "start_year"),
+                                        metadata=_rule(items=KNOWN_COVARIATES))
+    participation_dimensions: tuple[str, ...] = field(default=("home_region_code",), metadata=_rule(items=KNOWN_COVARIATES))
+    sequence_days: tuple[int, ...] = field(default=(30, 60, 90), metadata=_rule(1, 3650))
+    af_days: tuple[int, ...] = field(default=(30, 60, 90, 180), metadata=_rule(1, 3650))
+    af_confounders: tuple[str, ...] = field(default=("age_group", "diagnosis_chapter_group"),
+                                            metadata=_rule(items=KNOWN_COVARIATES))
+    af_band_cuts: tuple[int, ...] = field(default=(31, 61, 91, 181), metadata=_rule(1))
+
+
+@dataclass(frozen=True)
+class NegativeControlParameters(CommonParameters):
+    """Negative-control outcomes through the main time-varying designs (issue 14, `negative_controls`).
+
+    sources : the analyses (designs time_varying_cox / time_varying_poisson) whose models are
+        rerun with each negative-control outcome: their confounders, entry day and bands are
+        used, so that the models are identical; they must run before this analysis. The
+        parameters of this analysis' own (confounders, entry_day, ...) are not used.
+    outcomes : the negative-control outcome ids to run (study.toml [negative_controls]); None = all.
+    """
+
+    sources: tuple[str, ...] = field(default=("tv_cox", "tv_poisson"))
+    outcomes: tuple[str, ...] | None = field(default=None)
+
+
+@dataclass(frozen=True)
+class CalibrationParameters(CommonParameters):
+    """Empirical calibration of the main estimates with the negative controls (issue 14, `calibration`).
+
+    negative_controls : the analysis (design negative_controls) whose estimates give the null.
+    sources : the main analyses calibrated; each must be a source of the negative controls.
+    min_controls : fewest negative-control estimates a null is fitted to (per design and population).
+    min_events : a negative-control estimate counts only with at least this many events.
+    max_ease : the expected absolute systematic error an analysis should stay below (CohortMethod: 0.25).
+    """
+
+    negative_controls: str = field(default="negative_controls")
+    sources: tuple[str, ...] = field(default=("tv_cox", "tv_poisson"))
+    min_controls: int = field(default=5, metadata=_rule(2, 1000))
+    max_ease: float = field(default=0.25, metadata=_rule(0.0, 10.0))
+
+
+@dataclass(frozen=True)
 class EValueParameters(CommonParameters):
     """E-value of the hazard ratio of another analysis (its rows for all, women and men)."""
 
     source: str = field(default="tv_cox")
     outcome_is_common: bool = True
+
+
+@dataclass(frozen=True)
+class SurveyParameters(CommonParameters):
+    """The coordinators' survey (issue 13, `survey`): response, answers, weighted estimates, tests.
+
+    min_class_respondents : a weighting class (healthcare region x care level) with fewer
+        respondents is collapsed into a neighbour (`estimators.survey.collapse_classes`).
+    korn_graubard_max_n_eff : shares whose design-effective n is below this (or that lie
+        below 0.1 or above 0.9) get the Korn-Graubard interval instead of the logit one.
+    index_items : the items whose mean is the collaboration index (F1-F4: FK, AF, employers,
+        municipalities); index_min_items of them must be answered 1-5.
+    uptake_window_days, rtw_horizon_days : the register side of the ecological linking: per
+        home region the share of spells still followed at the entry day with a first GC001
+        on day index 0 .. window - 1, and the share back at work by the horizon (among spells
+        whose state at the horizon is known).
+    """
+
+    min_class_respondents: int = field(default=20, metadata=_rule(2, 1000))
+    korn_graubard_max_n_eff: float = field(default=60.0, metadata=_rule(0.0))
+    index_items: tuple[str, ...] = field(default=("F1_FK", "F2_AF", "F3_Arbetsgivare", "F4_Kommun"), metadata=_rule(
+        items=("F1_FK", "F2_AF", "F3_Arbetsgivare", "F4_Kommun", "F5_Internt", "F6_Tid", "F7_Rutiner", "F8_Kompetens")))
+    index_min_items: int = field(default=3, metadata=_rule(1, 8))
+    uptake_window_days: int = field(default=90, metadata=_rule(15, 365))
+    rtw_horizon_days: int = field(default=180, metadata=_rule(30, 3650))
 
 
 @dataclass(frozen=True)
@@ -324,6 +412,8 @@ DESIGNS: dict[str, type[CommonParameters]] = {
     "coordination_timing": TimingParameters,
     "coordination_need": NeedParameters,
     "coordination_timing_strategies": TimingStrategyParameters,
+    "collaboration": CollaborationParameters,
+    "survey": SurveyParameters,
     "interrupted_time_series": InterruptedTimeSeriesParameters,
 }
 
@@ -375,12 +465,36 @@ DEFAULT_ANALYSES: dict[str, tuple[str, str]] = {
                                        "Does earlier coordination help? Clone-censor-weight emulation of first "
                                        "coordination by day 30, 60 and 90 against none within 90 days: cumulative "
                                        "incidence of return to work at 180 and 365 days with bootstrap intervals."),
+    "collaboration": ("collaboration",
+                      "Collaboration with FK, AF and employers in the registers: reconciliation meetings, 4 § "
+                      "information, employers' plans and joint mappings with AF per 1 000 eligible and per coordinated "
+                      "spell; who took part in the meetings; the first 4 § information and meeting after the first "
+                      "GC001 (Aalen-Johansen); AF registration of the unemployed with coordination time-varying; return "
+                      "to work by coordination with and without an employer in a meeting (association)."),
     "interrupted_time_series": ("interrupted_time_series",
                                 "Before and after the law: segmented Poisson regression of the monthly share of spells "
                                 "back at work within 90 and 180 days, spells starting over the study period, with a term "
                                 "for the pandemic and calendar months; quasi-Poisson and Newey-West errors. Context, not "
                                 "an effect of coordination: the pandemic began six weeks after the law."),
 }
+DEFAULT_ANALYSES["survey"] = (
+    "survey",
+    "The coordinators' survey: response rate per region and care level, the answers per item, the share agreeing "
+    "and item means weighted for non-response (weighting classes healthcare region x care level, finite-population "
+    "correction, logit or Korn-Graubard intervals), the collaboration index with Cronbach's alpha, Rao-Scott tests "
+    "between regions and care levels (Holm), and per region the index beside uptake and return to work (ecological).")
+DESIGNS["negative_controls"] = NegativeControlParameters  # issue 14
+DESIGNS["empirical_calibration"] = CalibrationParameters
+DEFAULT_ANALYSES["negative_controls"] = (
+    "negative_controls",
+    "Negative-control outcomes (study.toml [negative_controls]: first care contacts coordination cannot cause) through "
+    "the identical time-varying Cox and Poisson models as the main estimates: hazard (rate) ratio after the first "
+    "GC001 per outcome, for everyone, women and men; their spread is the designs' systematic error.")
+DEFAULT_ANALYSES["calibration"] = (
+    "empirical_calibration",
+    "Empirical calibration (Schuemie et al. 2014, 2018): the null distribution of the systematic error fitted to the "
+    "negative controls per design and population (mean and sd with profile-likelihood intervals), the expected "
+    "absolute systematic error against 0.25, and the main hazard ratios with calibrated intervals and p-values.")
 DEFAULT_RUN: tuple[str, ...] = tuple(DEFAULT_ANALYSES)
 
 
@@ -656,6 +770,36 @@ def _check_dependencies(specs: list[AnalysisSpec], errors: list[str]) -> None:
             errors.append(f"[analyses.{spec.id}] source: {source!r} must be listed before {spec.id!r} in run")
         elif specs[order[source]].design not in _RATIO_DESIGNS:
             errors.append(f"[analyses.{spec.id}] source: {source!r} does not estimate a hazard or rate ratio")
+    _check_negative_control_dependencies(specs, errors)
+
+
+def _check_negative_control_dependencies(specs: list[AnalysisSpec], errors: list[str]) -> None:
+    """Negative controls need their time-varying sources before them; calibration its negative controls and sources."""
+    order = {s.id: i for i, s in enumerate(specs)}
+    for spec in specs:
+        if spec.design not in ("negative_controls", "empirical_calibration"):
+            continue
+        p = spec.parameters
+        needed = list(p.sources) + ([p.negative_controls] if spec.design == "empirical_calibration" else [])
+        for source in needed:
+            if source not in order:
+                errors.append(f"[analyses.{spec.id}]: {source!r} is not an analysis that runs")
+            elif order[source] > order[spec.id]:
+                errors.append(f"[analyses.{spec.id}]: {source!r} must be listed before {spec.id!r} in run")
+        for source in p.sources:
+            if source in order and specs[order[source]].design not in ("time_varying_cox", "time_varying_poisson"):
+                errors.append(f"[analyses.{spec.id}] sources: {source!r} is not a time_varying_cox or "
+                              "time_varying_poisson analysis")
+        if spec.design == "empirical_calibration" and p.negative_controls in order:
+            nc = specs[order[p.negative_controls]]
+            if nc.design != "negative_controls":
+                errors.append(f"[analyses.{spec.id}] negative_controls: {p.negative_controls!r} is not a "
+                              "negative_controls analysis")
+            else:
+                missing = [s for s in p.sources if s not in nc.parameters.sources]
+                if missing:
+                    errors.append(f"[analyses.{spec.id}] sources: {', '.join(missing)} not run through the negative "
+                                  f"controls of {p.negative_controls!r} (its sources: {', '.join(nc.parameters.sources)})")
 
 
 def spec_from_dict(data: Mapping[str, Any]) -> AnalysisSpec:
@@ -681,8 +825,10 @@ def parameter_defaults(design: str) -> dict[str, Any]:
 
 
 __all__ = [
-    "AnalysisSpec", "CommonParameters", "DEFAULT_ANALYSES", "DEFAULT_RUN", "DESIGNS", "EValueParameters",
-    "HeterogeneityParameters", "InterruptedTimeSeriesParameters", "LandmarkParameters", "NaiveParameters", "NeedParameters", "RegionalParameters",
-    "TargetTrialParameters", "TimeVaryingCoxParameters", "TimingParameters", "TimingStrategyParameters", "TimeVaryingPoissonParameters", "parameter_defaults", "resolve_entry_day",
-    "spec_from_dict", "specs_from_table",
+    "AnalysisSpec", "CalibrationParameters", "CollaborationParameters", "CommonParameters", "DEFAULT_ANALYSES",
+    "DEFAULT_RUN", "DESIGNS", "EValueParameters", "HeterogeneityParameters", "InterruptedTimeSeriesParameters",
+    "LandmarkParameters", "NaiveParameters", "NeedParameters", "NegativeControlParameters", "RegionalParameters",
+    "SurveyParameters", "TargetTrialParameters", "TimeVaryingCoxParameters", "TimeVaryingPoissonParameters",
+    "TimingParameters", "TimingStrategyParameters", "parameter_defaults", "resolve_entry_day", "spec_from_dict",
+    "specs_from_table",
 ]

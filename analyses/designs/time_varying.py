@@ -77,18 +77,50 @@ def check_person_time(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
-def counting_process_rows(con: duckdb.DuckDBPyConnection, covariates: tuple[str, ...], entry_day: int) -> tuple[pd.DataFrame, dict[str, int]]:
+NEGATIVE_CONTROL_TABLE = "spell_negative_control_outcomes"
+
+
+def person_time_source(outcome: str | None = None) -> str:
+    """SQL of `person_time`'s intervals (spell_id, is_coordinated, start_day, stop_day, event) for an outcome.
+
+    None: return to work (``event_return_to_work``), as the main analyses. A negative-control
+    outcome id (issue 14): the first contact of that outcome in `spell_negative_control_outcomes`
+    at time T = first_contact_day + 1 is the event; each spell's intervals are cut at T (rows from
+    T on dropped), so follow-up ends at T or at the spell's end, whichever comes first, with the
+    same exposure switch at t_c. With delayed entry (stop_day > entry day) a spell whose contact
+    came by the entry day drops out: the outcome had already happened.
+    """
+    if outcome is None:
+        return "select spell_id, is_coordinated, start_day, stop_day, event_return_to_work as event from person_time"
+    oid = str(outcome).replace("'", "''")
+    return f"""
+        select p.spell_id, p.is_coordinated, p.start_day,
+               case when n.first_contact_day is not null then least(p.stop_day, n.first_contact_day + 1)
+                    else p.stop_day end as stop_day,
+               case when n.first_contact_day + 1 > p.start_day and n.first_contact_day + 1 <= p.stop_day
+                    then 1 else 0 end as event
+        from person_time as p
+        left join (select spell_id, first_contact_day from {NEGATIVE_CONTROL_TABLE} where outcome_id = '{oid}') as n
+            using (spell_id)
+        where n.first_contact_day is null or n.first_contact_day + 1 > p.start_day"""
+
+
+def counting_process_rows(con: duckdb.DuckDBPyConnection, covariates: tuple[str, ...], entry_day: int,
+                          outcome: str | None = None) -> tuple[pd.DataFrame, dict[str, int]]:
     """(start, stop] rows per spell × coordination state from `person_time`, with covariates as text.
 
     Returns the rows (spell_id, person_id, start, stop, event, is_coordinated, covariates) and
     the counts of what was left out (spells whose follow-up ends at or before the entry day).
+    ``outcome``: None = return to work; a negative-control outcome id = its first contact
+    (`person_time_source`), whose spells with the contact by the entry day are counted as
+    ``n_spells_with_outcome_by_entry_day``.
     """
     check_person_time(con)
     rows = fetch_categorical(con, f"""
         with collapsed as (
             select spell_id, is_coordinated, min(start_day) as start_day, max(stop_day) as stop_day,
-                   max(event_return_to_work) as event
-            from person_time
+                   max(event) as event
+            from ({person_time_source(outcome)}) as pt
             group by spell_id, is_coordinated
         ),
         spell_covariates as (
@@ -108,7 +140,13 @@ def counting_process_rows(con: duckdb.DuckDBPyConnection, covariates: tuple[str,
     n_spells, n_ending = con.execute(f"""
         select count(*), count(*) filter (where followup_days <= {int(entry_day)}) from spells
     """).fetchall()[0]
-    return rows, {"n_spells": int(n_spells), "n_spells_ending_by_entry_day": int(n_ending)}
+    book = {"n_spells": int(n_spells), "n_spells_ending_by_entry_day": int(n_ending)}
+    if outcome is not None:
+        book["n_spells_with_outcome_by_entry_day"] = int(con.execute(f"""
+            select count(*) from {NEGATIVE_CONTROL_TABLE} n join spells s using (spell_id)
+            where n.outcome_id = ? and n.first_contact_day + 1 <= {int(entry_day)} and s.followup_days > {int(entry_day)}
+        """, [str(outcome)]).fetchall()[0][0])
+    return rows, book
 
 
 def spell_level(rows: pd.DataFrame, covariates: tuple[str, ...]) -> pd.DataFrame:
@@ -209,12 +247,13 @@ def band_table(cuts: tuple[int, ...], entry_day: int) -> list[tuple[int, int, st
 
 
 def aggregate_person_time(con: duckdb.DuckDBPyConnection, cell_columns: tuple[str, ...], cuts: tuple[int, ...],
-                          entry_day: int) -> pd.DataFrame:
+                          entry_day: int, outcome: str | None = None) -> pd.DataFrame:
     """Events and days at risk per covariate cell × band × coordination state, computed in DuckDB.
 
     Each person_time interval (start, stop] is cut at the band limits after delayed entry;
     its days at risk are shared among the bands it overlaps and its event (at ``stop``) goes to
-    the band that holds ``stop``. Only the aggregated cells leave the database.
+    the band that holds ``stop``. Only the aggregated cells leave the database. ``outcome``: None
+    = return to work, else a negative-control outcome id (`person_time_source`).
     """
     check_person_time(con)
     bands = band_table(cuts, entry_day)
@@ -224,8 +263,8 @@ def aggregate_person_time(con: duckdb.DuckDBPyConnection, cell_columns: tuple[st
         with bands(band_start, band_stop, band) as (values {values}),
         intervals as (
             select spell_id, is_coordinated, greatest(start_day, {int(entry_day)}) as start_day, stop_day,
-                   event_return_to_work as event
-            from person_time
+                   event
+            from ({person_time_source(outcome)}) as pt
             where stop_day > {int(entry_day)}
         ),
         spell_covariates as (
@@ -268,5 +307,5 @@ def time_varying_poisson(spec: AnalysisSpec, cells: pd.DataFrame, spells: pd.Dat
     return Result(analysis_id=spec.id, method="poisson", summary=summary, diagnostics=diagnostics, tables={})
 
 
-__all__ = ["aggregate_person_time", "band_table", "check_person_time", "counting_process_rows", "exposure_effects",
+__all__ = ["NEGATIVE_CONTROL_TABLE", "person_time_source", "aggregate_person_time", "band_table", "check_person_time", "counting_process_rows", "exposure_effects",
            "needed_covariates", "spell_level", "time_varying_cox", "time_varying_poisson"]

@@ -69,8 +69,11 @@ def _read_warehouse(path: Path):
         REGION_RESULTS,
         REQUIRED_RESULTS,
         TIMING_RESULTS,
+        COLLABORATION_RESULTS,
+        SURVEY_RESULTS,
         pooled_model_parameters,
     )
+    from pipeline.commands.recovery_negative_controls import NEGATIVE_CONTROL_RESULTS  # issue 14
 
     if not path.is_file():
         raise KoordError(f"no warehouse at {path}: run `koord ingest`, `koord build` and `koord analyse` first")
@@ -92,10 +95,17 @@ def _read_warehouse(path: Path):
         # the region, timing and need tables (rules e-m) only when the study ran them
         from pipeline.commands.recovery_its import ITS_RESULTS
 
-        wanted = (*REQUIRED_RESULTS, CATALOGUE,
-                  *(t for t in (*REGION_RESULTS, *TIMING_RESULTS, *ITS_RESULTS) if t in present))
+        wanted = (*REQUIRED_RESULTS, CATALOGUE, *(t for t in (*REGION_RESULTS, *TIMING_RESULTS, *COLLABORATION_RESULTS, *SURVEY_RESULTS,
+                                                           *NEGATIVE_CONTROL_RESULTS, *ITS_RESULTS)
+                                                  if t in present))
         results = {t: con.execute(f'select * from results."{t}"').df() for t in wanted}
         spells = load_spells(con)
+        if any(t in present for t in COLLABORATION_RESULTS):  # issue 13's checks read the collaboration columns
+            from analyses.designs.collaboration import load_collaboration
+
+            extra = load_collaboration(con)[0]
+            spells = spells.merge(extra[["spell_id", *(c for c in extra.columns if c not in spells.columns)]],
+                                  on="spell_id", how="left", validate="1:1")
         built = con.execute("select spell_id, person_id, spell_start_date from spells").df()
         # rule b's truth refits tv_poisson's model: its person-time aggregated exactly as it was
         pooled = pooled_model_parameters(results[CATALOGUE])

@@ -123,11 +123,18 @@ NAIVE_ANALYSIS = "naive_ever"
 CATALOGUE = "_analyses"
 REQUIRED_RESULTS: tuple[str, ...] = (*HAZARD_RATIO_ANALYSES, TRIAL_ANALYSIS, NAIVE_ANALYSIS)
 CHECK_COLUMNS = ["analysis_id", "check", "sex", "subgroup", "level", "term", "estimate", "conf_low", "conf_high",
-                 "truth", "expectation", "passed", "std_error", "mc_se", "z"]
+                 "truth", "expectation", "passed", "std_error", "mc_se", "z", "scale"]
+# The scale of a check's estimate and std_error (`koord validate` judges the nominal 95 % coverage on it):
+# "log" (ratio: SE of log(estimate), interval estimate * exp(+-z SE)), "natural" (estimate +- z SE),
+# "reported" (the analysis' own 95 % interval, e.g. a profile-likelihood one; no symmetric SE),
+# "none" (not an interval estimate: a sign, rank, count or 'misses' check; reported as a pass rate).
+CHECK_SCALES: tuple[str, ...] = ("log", "natural", "reported", "none")
 DEFAULT_MAX_TRIAL_ENTRIES = 2_000_000
 # Regional differences (rules e-h): optional results tables, checked when present.
 # Timing, need and timing strategies (issue 12; rules i-m in `recovery_timing` and `recovery_strategies`)
 TIMING_RESULTS = ("coordination_timing", "coordination_need", "coordination_timing_strategies")
+SURVEY_RESULTS = ("survey",)  # issue 13's survey (pipeline/commands/recovery_survey.py, rules r-t)
+COLLABORATION_RESULTS = ("collaboration",)  # issue 13 (pipeline/commands/recovery_collaboration.py, rules n-q)
 REGION_VARIATION = "region_variation"
 REGION_UPTAKE = "region_uptake"
 REGION_RTW = "region_rtw"
@@ -154,6 +161,29 @@ def z_for(family_size: int, level: float = 0.95) -> float:
     from scipy import stats
 
     return float(stats.norm.ppf(1 - (1 - level) / (2 * family_size)))
+
+
+def default_scale(expectation: str, estimate: float, conf_low: float, conf_high: float, std_error: float) -> str:
+    """`CHECK_SCALES` of a check row that does not name its scale, from the row itself.
+
+    Only 'covers' checks are interval estimates; of those an interval symmetric about the
+    estimate is on the natural scale, one symmetric on the log scale is a ratio's, and one
+    without a finite SE (or symmetric on neither) is the analysis' own ('reported').
+    """
+    values = [float(v) if v is not None else float("nan") for v in (estimate, conf_low, conf_high, std_error)]
+    est, low, high, se = values
+    if expectation != "covers" or not (np.isfinite(low) and np.isfinite(high) and np.isfinite(est)):
+        return "none"
+    if not np.isfinite(se) or se <= 0:
+        return "reported"
+    width = max(high - low, 1e-300)
+    if abs((est - low) - (high - est)) <= 1e-6 * width:
+        return "natural"
+    if min(est, low, high) > 0:
+        l_est, l_low, l_high = np.log(est), np.log(low), np.log(high)
+        if abs((l_est - l_low) - (l_high - l_est)) <= 1e-6 * max(l_high - l_low, 1e-300):
+            return "log"
+    return "reported"
 
 
 # --- the truth file and the latent spells --------------------------------------------------------
@@ -442,11 +472,13 @@ def _one_row(table: pd.DataFrame, analysis_id: str, **where) -> pd.Series:
 
 
 def _check(analysis_id: str, check: str, r: pd.Series, *, truth: float, low: float, high: float,
-           expectation: str, passed: bool, z: float = float("nan"), mc_se: float = float("nan")) -> dict:
+           expectation: str, passed: bool, z: float = float("nan"), mc_se: float = float("nan"),
+           scale: str | None = None) -> dict:
     return {"analysis_id": analysis_id, "check": check, "sex": r["sex"], "subgroup": r["subgroup"],
             "level": r["level"], "term": r["term"], "estimate": float(r["estimate"]), "conf_low": float(low),
             "conf_high": float(high), "truth": float(truth), "expectation": expectation, "passed": bool(passed),
-            "std_error": float(r["std_error"]), "mc_se": float(mc_se), "z": float(z)}
+            "std_error": float(r["std_error"]), "mc_se": float(mc_se), "z": float(z),
+            "scale": scale or default_scale(expectation, r["estimate"], low, high, r["std_error"])}
 
 
 def hazard_ratio_checks(table: pd.DataFrame, analysis_id: str, planted: Mapping[str, float],
@@ -466,7 +498,7 @@ def hazard_ratio_checks(table: pd.DataFrame, analysis_id: str, planted: Mapping[
             for c, r in zip(chapters, by_chapter):
                 log_est, se = np.log(r["estimate"]), float(r["std_error"])
                 rows.append(_check(analysis_id, "covers_planted_hr", r, truth=planted[c], low=np.exp(log_est - z * se),
-                                   high=np.exp(log_est + z * se), expectation="covers", z=z,
+                                   high=np.exp(log_est + z * se), expectation="covers", z=z, scale="log",
                                    passed=abs(log_est - np.log(planted[c])) <= z * se))
         main = _one_row(table, analysis_id, sex=sex, subgroup="all" if sex == "all" else "sex")
         if sex not in pooled_truth:
@@ -474,7 +506,7 @@ def hazard_ratio_checks(table: pd.DataFrame, analysis_id: str, planted: Mapping[
                                     "has no person-time of it)")
         truth = pooled_truth[sex]
         rows.append(_check(analysis_id, "covers_pooled_planted_hr", main, truth=truth, low=main["conf_low"],
-                           high=main["conf_high"], expectation="covers",
+                           high=main["conf_high"], expectation="covers", scale="log",
                            passed=main["conf_low"] <= truth <= main["conf_high"]))
     return rows
 
@@ -515,7 +547,7 @@ def risk_difference_checks(table: pd.DataFrame, truths: Mapping[tuple[str, str],
             true_rd, mc_se = truths[(subgroup, level)][h]["difference"], truths[(subgroup, level)][h]["mc_se"]
             half = z * float(np.hypot(r["std_error"], mc_se))
             rows.append(_check(analysis_id, "covers_true_risk_difference", r, truth=true_rd, low=r["estimate"] - half,
-                               high=r["estimate"] + half, expectation="covers", z=z, mc_se=mc_se,
+                               high=r["estimate"] + half, expectation="covers", z=z, mc_se=mc_se, scale="natural",
                                passed=abs(r["estimate"] - true_rd) <= half))
             rows.append(_check(analysis_id, "positive_risk_difference", r, truth=true_rd, low=r["conf_low"],
                                high=r["conf_high"], expectation="positive", mc_se=mc_se,
@@ -550,7 +582,7 @@ def _region_row(analysis_id: str, check: str, *, level: str, term: str, estimate
     return {"analysis_id": analysis_id, "check": check, "sex": "all", "subgroup": subgroup, "level": level,
             "term": term, "estimate": float(estimate), "conf_low": float(low), "conf_high": float(high),
             "truth": float(truth), "expectation": expectation, "passed": bool(passed), "std_error": float(std_error),
-            "mc_se": float("nan"), "z": float("nan")}
+            "mc_se": float("nan"), "z": float("nan"), "scale": "none"}
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -607,7 +639,7 @@ def region_variance_checks(table: pd.DataFrame, effects: Mapping, analysis_id: s
                      sex="all")
         truth = float(effects[effect]["variance"])
         rows.append(_check(analysis_id, "covers_planted_region_variance", r, truth=truth, low=r["conf_low"],
-                           high=r["conf_high"], expectation="covers",
+                           high=r["conf_high"], expectation="covers", scale="reported",
                            passed=bool(r["conf_low"] <= truth <= r["conf_high"])))
     return rows
 
@@ -797,7 +829,26 @@ def check_recovery(results: Mapping[str, pd.DataFrame], spells: pd.DataFrame, bu
 
     rows += its_checks(results)
     notes += timing_notes
+    from pipeline.commands.recovery_collaboration import issue13_checks
+
+    collaboration_rows, collaboration_notes = issue13_checks(results, spells, linked, truth_json)
+    rows += collaboration_rows
+    notes += collaboration_notes
+    from pipeline.commands.recovery_survey import survey_checks  # issue 13's survey (rules r-t)
+
+    survey_rows, survey_notes = survey_checks(results, truth_json)
+    rows += survey_rows
+    notes += survey_notes
+    from pipeline.commands.recovery_negative_controls import negative_control_checks  # issue 14 (rules u-v)
+
+    negative_rows, negative_notes = negative_control_checks(results, truth_json)
+    rows += negative_rows
+    notes += negative_notes
     checks = pd.DataFrame(rows, columns=CHECK_COLUMNS)
+    named = checks["scale"].map(lambda s: isinstance(s, str) and s in CHECK_SCALES)
+    checks["scale"] = [s if ok else default_scale(r["expectation"], r["estimate"], r["conf_low"], r["conf_high"],
+                                                  r["std_error"])
+                       for ok, s, (_, r) in zip(named, checks["scale"], checks.iterrows())]
     checks.attrs["notes"] = notes
     checks.attrs["trial_truth"] = {"n_eligible_trial_entries": sample.n_eligible,
                                    "n_simulated_trial_entries": int(len(sample.entries)),
@@ -806,7 +857,7 @@ def check_recovery(results: Mapping[str, pd.DataFrame], spells: pd.DataFrame, bu
 
 
 __all__ = [
-    "CHECKED_CHAPTER_GROUPS", "CHECK_COLUMNS", "DEFAULT_MAX_TRIAL_ENTRIES", "EntrySample", "Linked",
+    "CHECKED_CHAPTER_GROUPS", "CHECK_COLUMNS", "COLLABORATION_RESULTS", "SURVEY_RESULTS", "CHECK_SCALES", "default_scale", "DEFAULT_MAX_TRIAL_ENTRIES", "EntrySample", "Linked",
     "POOLED_MODEL_ANALYSIS", "REGION_RESULTS", "REQUIRED_RESULTS", "TIMING_RESULTS", "SPEARMAN_BARS", "TruthCheckRefused",
     "allowed_other_outliers", "check_recovery", "check_truth_file", "hazard_ratio_checks",
     "planted_region_effects", "region_checks", "region_outlier_checks", "region_rank_check",

@@ -409,6 +409,8 @@ def check_file(con: duckdb.DuckDBPyConnection, plan: FilePlan) -> None:
                 f'order by line, "column"')
     con.execute(f"insert into wh.raw._quarantine select * from ({validate.duplicate_sql(ex, f'select * from {CLEANED}', plan.name)}) "
                 "order by line")
+    if key_sql := validate.duplicate_key_sql(ex, f"select * from {CLEANED}", plan.name):  # RespondentId
+        con.execute(f"insert into wh.raw._quarantine select * from ({key_sql}) order by line")
 
     warnings = []
     for j, (stage_name, delivered) in enumerate(zip(readers.stage_columns(plan), plan.columns.delivered)):

@@ -9,6 +9,8 @@ delivered beside it for the quarantine and the warning. From the contract alone 
 
 - `row_checks`: per column and per period rule, when a row fails and why (`reason_kind`);
 - `duplicate_sql`: the 2nd and later occurrence of a row identical in every contract column;
+- `duplicate_key_sql`: the 2nd and later row of a repeated `Extract.unique_key` (a survey's
+  RespondentId) that is not such an exact duplicate;
 - `typed_select`: the raw table's row (contract types, `<col>_day_unknown`, `year`,
   `_source_file`, `_source_line`);
 - `warning_specs`: counts of data features that are kept but reported (YYYYMMDD dates, day 00,
@@ -39,7 +41,7 @@ from koord.sql import sql_name, sql_string
 # Quarantine reasons. `not_a_number` is for decimal columns (none in the current contracts).
 REASON_KINDS = (
     "not_an_integer", "not_positive", "out_of_range", "not_a_date", "unknown_code", "pattern_mismatch",
-    "missing_required_value", "end_before_start", "exact_duplicate", "not_a_number",
+    "missing_required_value", "end_before_start", "exact_duplicate", "not_a_number", "duplicate_key",
 )
 WARNING_KINDS = (
     "extra_column", "yyyymmdd_date", "day_unknown", "decimal_comma", "integral_decimal", "noncanonical_diagnosis",
@@ -299,6 +301,35 @@ def duplicate_sql(extract: Extract, cleaned: str, file: str) -> str:
         f"cast(null as varchar) as \"column\", row_text as value, "
         f"'exact duplicate of line ' || first_line || ' (every column equal)' as reason, 'exact_duplicate' as reason_kind "
         f"from ranked where _line > first_line"
+    )
+
+
+def duplicate_key_sql(extract: Extract, cleaned: str, file: str) -> str | None:
+    """SELECT of quarantine rows whose `Extract.unique_key` repeats (None when the extract has no key).
+
+    The first row of a key (by line) is kept; every later row with the same key is quarantined
+    as `duplicate_key`, naming the first line, unless it is an exact duplicate of an earlier row
+    (already quarantined by `duplicate_sql`). Rows with a missing key value take no part. The
+    later row goes even when the first is quarantined for another reason: which of the two
+    holds the respondent's answers cannot be told.
+    """
+    if not extract.unique_key:
+        return None
+    key = ", ".join(sql_name(k) for k in extract.unique_key)
+    cols = ", ".join(sql_name(c.name) for c in extract.columns)
+    key_text = "concat_ws(';', " + ", ".join(f"coalesce({sql_name(k)}, '')" for k in extract.unique_key) + ")"
+    not_null = " and ".join(f"{sql_name(k)} is not null" for k in extract.unique_key)
+    return (
+        f"with c as ({cleaned}), "
+        f"repeated as (select {key} from c where {not_null} group by all having count(*) > 1), "
+        f"ranked as (select _line, {key_text} as key_text, "
+        f"min(_line) over (partition by {key}) as first_line, "
+        f"min(_line) over (partition by {cols}) as first_identical "
+        f"from c semi join repeated using ({key})) "
+        f"select {sql_string(file)} as file, {sql_string(extract.name)} as extract, _line as line, "
+        f"{sql_string(', '.join(extract.unique_key))} as \"column\", key_text as value, "
+        f"'{' + '.join(extract.unique_key)} already on line ' || first_line as reason, 'duplicate_key' as reason_kind "
+        f"from ranked where _line > first_line and _line = first_identical"
     )
 
 

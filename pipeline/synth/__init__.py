@@ -27,14 +27,16 @@ and the planted ``outliers``); ``study`` (the study rules the counts use, from
 `data_schemas.study.Study`); ``counts`` (persons, spells, coordinated spells, end reasons
 overall, by sex, chapter group and diagnosis group; end reasons under the
 ``earnings_confirmed`` definition; GC001 contacts outside spells); ``calibration``
-(realised values and targets); ``care``; ``faults`` (``rates``, ``rows[file stem][kind]``,
+(realised values and targets); ``care`` (with ``negative_controls``: the planted negative-control
+outcomes of issue 14, mu_true, sigma_true and each outcome's log_hr, codes and contacts); ``faults`` (``rates``, ``rows[file stem][kind]``,
 ``totals``, ``files``: latin1 / delimiter / extra_columns / yyyymmdd_whole_file;
 ``integral_decimal_cells_by_column``: whole numbers written as decimals, a kind that loads with
 a warning); ``variants`` (what the as-delivered names mode writes besides the names, see
 `pipeline.synth.variants`: ``names``, ``written``, ``senpnr_repeat`` (``rows`` per LISA stem =
 extra rows with SenPNr = 0, ``total``, ``warned_rows`` = what ingest's ``senpnr_repeat`` counts),
 ``scb_bakgrund`` (``rows``, ``labels``, ``codes``, ``persons_missing``) and ``asjp_periods``
-(``rows``)); ``model`` (the outcome model, in words).
+(``rows``)); ``model`` (the outcome model, in words); ``collaboration`` (issue 13: the planted FK
+collaboration and AF registration model, `pipeline.synth.registers.collaboration_parameters`).
 
 Modules: `model` (parameters, hazards, true cumulative incidence), `simulate` (persons,
 spells, benefit periods), `truth` (end reasons and counts), `registers`, `care`, `agi`,

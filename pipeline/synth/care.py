@@ -25,6 +25,8 @@ import polars as pl
 from data_schemas.codes import codes as code_values
 from data_schemas.codes import regions
 from data_schemas.extracts import extract
+from data_schemas.study import DEFAULT_NEGATIVE_CONTROLS
+from data_schemas.tables import AGE_GROUPS
 from pipeline.synth import dates as dt
 from pipeline.synth.frames import in_contract_order, iso, lookup
 from pipeline.synth.model import CARE_LEVELS
@@ -43,7 +45,9 @@ _STEMS = ("Åby", "Älvsjö", "Öster", "Väster", "Söder", "Norr", "Centrum", 
           "Mölnbacka", "Tallbo", "Ekåsen", "Sjöstaden", "Ängen", "Strand", "Kyrkbyn", "Hällby", "Skogås")
 _PREFIX = {PV: "VC", SSV: "Klinik", PSY: "Psykiatrimottagning"}
 _UNITS_PER_INHABITANTS = {PV: 25_000, SSV: 120_000, PSY: 150_000}
-_BACKGROUND_CODES = ("J069", "I10", "E119", "Z000", "M796", "R51", "K590", "L309", "H100", "N390", "J459", "M545")
+# No background code falls in a negative-control range (study.toml [negative_controls]): E039, E785
+# and I839 took the places of L309, H100 and N390 so that the draws stay the same.
+_BACKGROUND_CODES = ("J069", "I10", "E119", "Z000", "M796", "R51", "K590", "E039", "E785", "I839", "J459", "M545")
 _SECONDARY_CODES = ("Z563", "Z733", "F510", "R53", "G470")
 # Profession shares by care level, in PROFESSIONS order (LAK SSK PSYK KUR FT AT REHAB OVR).
 _PROFESSION_SHARES = {
@@ -95,6 +99,103 @@ def _other_region(rng, home):
     return (home + 1 + rng.integers(0, len(REGION_CODES) - 1, size=len(home))) % len(REGION_CODES)
 
 
+# --- negative-control outcomes (issue 14) ------------------------------------------------------
+# Contacts whose main diagnosis lies in a negative-control range of the default study
+# (`data_schemas.study.DEFAULT_NEGATIVE_CONTROLS` = study.toml's). Per spell and outcome k they
+# are a Poisson process over the follow-up, time tau in (0, followup_days] (a contact on day
+# index d is at time d + 1, as the designs count), with rate
+#     base_k * exp(sex + age group effects) * exp(b_k * [tau > t_c])     per day,
+# so they depend only on covariates every design adjusts for (sex, age group) and on coordination
+# only through a planted SYSTEMATIC ERROR b_k ~ N(NC_MU_TRUE, NC_SIGMA_TRUE^2), drawn once per
+# seed. No other contact carries such a diagnosis (the spells' codes and the background codes
+# avoid the ranges), so the first contact of outcome k in a spell's follow-up is the first
+# event of that process, whose log hazard ratio after the first GC001 is b_k.
+NC_MU_TRUE = 0.05
+NC_SIGMA_TRUE = 0.05
+NC_SUBSTREAM = 1  # rng_for(seed, "care", chunk, NC_SUBSTREAM): independent of every other care draw
+# Codes written per outcome (inside its ranges) and base rates per person-year (woman = man x
+# exp(NC_WOMAN_LOG_RATE); age group effects on the log rate, AGE_GROUPS order). The rates are
+# higher than in real care so that a small synthetic delivery has events enough.
+NC_CODES_BY_OUTCOME: dict[str, tuple[str, ...]] = {
+    "eye": ("H100", "H259", "H521", "H041"), "ear": ("H609", "H669", "H650"), "dental_oral": ("K021", "K052", "K040"),
+    "skin_infection": ("L030", "L029", "L010"), "ingrown_nail": ("L600",), "urinary_tract_infection": ("N390", "N300"),
+    "allergic_rhinitis": ("J301", "J304"), "anal_disorders": ("K649", "K602", "K610"), "viral_warts": ("B079",),
+}
+NC_BASE_RATE_PER_YEAR: dict[str, float] = {
+    "eye": 0.40, "ear": 0.30, "dental_oral": 0.25, "skin_infection": 0.35, "ingrown_nail": 0.25,
+    "urinary_tract_infection": 0.45, "allergic_rhinitis": 0.30, "anal_disorders": 0.25, "viral_warts": 0.25,
+}
+NC_WOMAN_LOG_RATE = 0.25
+NC_AGE_GROUP_LOG_RATE = (0.0, 0.10, 0.20, 0.30, 0.45)
+NC_CODES: tuple[str, ...] = tuple(c for codes in NC_CODES_BY_OUTCOME.values() for c in codes)
+
+
+def negative_control_parameters(seed: int) -> dict:
+    """The planted negative-control model of a seed (truth.json ``care.negative_controls``)."""
+    outcomes = DEFAULT_NEGATIVE_CONTROLS
+    if [o.id for o in outcomes] != list(NC_CODES_BY_OUTCOME):
+        raise ValueError("the synthetic negative controls must be the default study's outcomes, in its order")
+    for o in outcomes:
+        wrong = [c for c in NC_CODES_BY_OUTCOME[o.id] if not o.matches(c)]
+        if wrong:
+            raise ValueError(f"negative control {o.id}: code(s) {wrong} outside its ranges {list(o.icd)}")
+    b = rng_for(seed, "care", 0, NC_SUBSTREAM + 1).normal(NC_MU_TRUE, NC_SIGMA_TRUE, size=len(outcomes))
+    return {
+        "mu_true": NC_MU_TRUE, "sigma_true": NC_SIGMA_TRUE,
+        "outcomes": [{"id": o.id, "icd": list(o.icd), "codes": list(NC_CODES_BY_OUTCOME[o.id]),
+                      "base_rate_per_year": NC_BASE_RATE_PER_YEAR[o.id], "log_hr": float(b[i]),
+                      "hr": float(np.exp(b[i]))} for i, o in enumerate(outcomes)],
+        "woman_log_rate": NC_WOMAN_LOG_RATE,
+        "age_group_log_rate": {g: v for (g, _, _), v in zip(AGE_GROUPS, NC_AGE_GROUP_LOG_RATE)},
+        "model": "per spell and outcome a Poisson process of contacts over (0, followup_days] with rate base x "
+                 "exp(woman + age group) x exp(log_hr x [time > t_c]) per day; a contact at time tau is written on "
+                 "day index ceil(tau) - 1",
+    }
+
+
+def _negative_control_contacts(gt: GroundTruth, spells: pl.DataFrame, rng, first_code: int, region_at):
+    """Negative-control contacts of `spells` (see `negative_control_parameters`); (rows for `frame`, info)."""
+    prm = negative_control_parameters(gt.seed)
+    s = spells["start_day"].to_numpy()
+    person = spells["person"].to_numpy()
+    follow = np.maximum(spells["followup_days"].to_numpy().astype(float), 0.0)
+    t_c = np.minimum(spells["t_c"].to_numpy().astype(float), follow)  # exposed time (t_c, followup]
+    woman = gt.persons["is_woman"].to_numpy()[person]
+    age = dt.years(s) - gt.persons["birth_year"].to_numpy()[person]
+    group = np.searchsorted(np.array([lo for _, lo, _ in AGE_GROUPS[1:]]), age, side="right")
+    log_cov = NC_WOMAN_LOG_RATE * woman + np.asarray(NC_AGE_GROUP_LOG_RATE)[group]
+    rows = {key: [] for key in ("person", "day", "diag1")}
+    counts = {}
+    code_at = first_code
+    for o in prm["outcomes"]:
+        rate = o["base_rate_per_year"] / 365.25 * np.exp(log_cov)
+        parts = []
+        for lo, hi, mult in ((np.zeros_like(t_c), t_c, 1.0), (t_c, follow, np.exp(o["log_hr"]))):
+            n = rng.poisson(rate * mult * (hi - lo))
+            r = np.repeat(np.arange(len(s)), n)
+            tau = lo[r] + rng.random(len(r)) * (hi[r] - lo[r])
+            parts.append((r, np.maximum(np.ceil(tau) - 1, 0).astype(np.int64)))
+        r = np.concatenate([p[0] for p in parts])
+        d = np.concatenate([p[1] for p in parts])
+        k = len(o["codes"])
+        rows["person"].append(person[r])
+        rows["day"].append(s[r] + d)
+        rows["diag1"].append(code_at + rng.integers(0, k, size=len(r)))
+        counts[o["id"]] = int(len(r))
+        code_at += k
+    per = np.concatenate(rows["person"])
+    day = np.concatenate(rows["day"])
+    n = len(per)
+    level = np.where(rng.random(n) < 0.8, PV, SSV)
+    out = {
+        "person": per, "day": day, "region": region_at(per, day), "level": level,
+        "prof": np.where(rng.random(n) < 0.8, PROFESSIONS.index("LAK"), PROFESSIONS.index("SSK")),
+        "ctype": _types(rng, n, (0.85, 0.10, 0.05, 0.0)), "action": np.zeros(n, np.int64),
+        "diag1": np.concatenate(rows["diag1"]), "diag2": np.full(n, -1),
+    }
+    return out, {"parameters": prm, "contacts": counts}
+
+
 CHUNK_PERSONS = 200_000
 
 
@@ -106,7 +207,8 @@ def care_contact_chunks(gt: GroundTruth, spells: pl.DataFrame, chunk_persons: in
     for ci, lo in enumerate(range(0, gt.persons.height, chunk_persons)):
         hi = min(gt.persons.height, lo + chunk_persons)
         part = spells.slice(int(bounds[ci]), int(bounds[ci + 1] - bounds[ci]))
-        yield _care_chunk(gt, part, lo, hi, rng_for(gt.seed, "care", ci), units, rng_for(gt.seed, "care_aw026", ci))
+        yield _care_chunk(gt, part, lo, hi, rng_for(gt.seed, "care", ci), units, rng_for(gt.seed, "care_aw026", ci),
+                          rng_for(gt.seed, "care", ci, NC_SUBSTREAM))
 
 
 def care_contacts(gt: GroundTruth, spells: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
@@ -126,10 +228,14 @@ def merge_info(infos: list[dict]) -> dict:
         "contacts": contacts,
         "share_primary_care": sum(i["n_primary_care"] for i in infos) / contacts if contacts else None,
         "aw026_contacts": sum(i["aw026_contacts"] for i in infos),
+        "negative_controls": {**infos[0]["negative_control_contacts"]["parameters"],
+                              "contacts": {k: sum(i["negative_control_contacts"]["contacts"][k] for i in infos)
+                                           for k in infos[0]["negative_control_contacts"]["contacts"]}},
     }
 
 
-def _care_chunk(gt: GroundTruth, spells: pl.DataFrame, p_lo: int, p_hi: int, rng, units: "Units", aw_rng):
+def _care_chunk(gt: GroundTruth, spells: pl.DataFrame, p_lo: int, p_hi: int, rng, units: "Units", aw_rng,
+                nc_rng):
     """Contacts of persons ``p_lo..p_hi-1`` (`spells` = their spells).
 
     Returns
@@ -165,7 +271,7 @@ def _care_chunk(gt: GroundTruth, spells: pl.DataFrame, p_lo: int, p_hi: int, rng
         })
 
     n_codes = gt.codes.height
-    all_codes = gt.codes["code"].to_list() + list(_BACKGROUND_CODES)
+    all_codes = gt.codes["code"].to_list() + list(_BACKGROUND_CODES) + list(NC_CODES)
 
     def region_at(person, day):
         yi = np.clip(dt.years(day) - y0, 0, n_years - 1)
@@ -300,7 +406,9 @@ def _care_chunk(gt: GroundTruth, spells: pl.DataFrame, p_lo: int, p_hi: int, rng
         "ctype": _types(aw_rng, ka, (0.6, 0.3, 0.1, 0.0)), "action": np.full(ka, ACTIONS.index(AW026)),
         "diag1": np.where((code[ar] >= 0) & (aw_rng.random(ka) < 0.8), code[ar], -1), "diag2": np.full(ka, -1),
     }
-    df = pl.concat([df, frame(aw, aw_rng)]).with_columns(
+    # g) Negative-control contacts, from their own stream after every other draw (as AW026).
+    nc, nc_info = _negative_control_contacts(gt, spells, nc_rng, len(all_codes) - len(NC_CODES), region_at)
+    df = pl.concat([df, frame(aw, aw_rng), frame(nc, nc_rng)]).with_columns(
         Diagnoser=pl.concat_str(["d1", "d2"], separator=" ", ignore_nulls=True).replace("", None),
     ).sort(["person", "day", "Vardniva", "VardenhetId", "Atgarder"], nulls_last=True, maintain_order=True)
     contacts = in_contract_order(df, extract("vard_kontakter")).unique(maintain_order=True)
@@ -328,5 +436,6 @@ def _care_chunk(gt: GroundTruth, spells: pl.DataFrame, p_lo: int, p_hi: int, rng
         "contacts": int(contacts.height),
         "n_primary_care": int((contacts["Vardniva"] == "PV").sum()),
         "aw026_contacts": int(ka),
+        "negative_control_contacts": nc_info,
     }
     return contacts, gc, info

@@ -20,10 +20,10 @@ from pipeline.synth.care import care_contact_chunks, merge_info
 from pipeline.synth.faults import FaultInjector, FaultPlan
 from pipeline.synth.model import CARE_LEVELS, SynthParameters
 from pipeline.synth.registers import (
-    collaboration_events, compensation, deaths, lisa_year, migrations, registrations, sickness_benefit,
+    collaboration_events, collaboration_parameters, compensation, deaths, lisa_year, migrations, registrations, sickness_benefit,
 )
 from pipeline.synth.simulate import CAUSES, simulate
-from pipeline.synth.survey import survey
+from pipeline.synth.survey import FRAME_STEM, survey
 from pipeline.synth.truth import (
     StudyRules, calibration, chapter_hazard_ratios, counts, labelled_spells, spell_outcomes,
 )
@@ -158,10 +158,12 @@ def write_delivery(
             yield df
 
     survey_truth = {}
+    survey_cells = []  # the frame (enkat_urval), written after the survey
 
     def survey_frame():
-        df, t = survey(gt)
+        df, cells, t = survey(gt)
         survey_truth.update(t)
+        survey_cells.append(cells)
         return df
 
     builders = [(f"scb_lisa_{y}", one(lambda y=y: lisa_year(gt, y, outcomes))) for y in gt.window.lisa_years] + (
@@ -175,7 +177,7 @@ def write_delivery(
         ("af_inskrivning", one(lambda: registrations(gt, outcomes))),
         ("skv_agi_manad", agi()),
         ("enkat_samverkan", one(survey_frame)),
-    ]
+    ] + ([(FRAME_STEM, one(lambda: survey_cells[0]))] if variants.enabled else [])  # optional, as scb_bakgrund
     with step(f"building and writing {len(builders)} files to {out_dir}" + (" with faults" if faults else "")):
         for stem, chunks in builders:
             write(stem, chunks)
@@ -191,6 +193,8 @@ def write_delivery(
                .join(pl.concat(gc001), on="spell_row", how="left"))
         truth = _truth(gt, lab, rules, files, care_info, survey_truth, fault_truth, seed, persons, fmt, encoding)
         truth["variants"] = {"names": names, **variants.truth()}
+        truth["survey"] = {**survey_truth, "frame_delivered": variants.enabled}
+        truth["collaboration"] = collaboration_parameters(seed)  # issue 13: the planted FK/AF collaboration model
         _truth_spells(gt, lab).write_parquet(truth_path.parent / TRUTH_SPELLS_FILE)
         truth_path.write_text(json.dumps(truth, indent=2, ensure_ascii=False), encoding="utf-8")
     say(f"  truth: {truth_path} (+ {TRUTH_SPELLS_FILE})")

@@ -172,14 +172,86 @@ def compensation(gt: GroundTruth) -> pl.DataFrame:
     return in_contract_order(df, extract("fk_midas_ersattning"))
 
 
+# The planted collaboration model (issue 13), recorded in truth.json["collaboration"].
+AF_LATE_P = 0.4  # share of the unemployed who register at AF only after their first spell starts
+AF_HAZARD_PER_DAY = 1 / 120  # their hazard of registering from the spell's start, before coordination
+AF_COORDINATION_HR = 2.0  # ... multiplied by this once the spell is coordinated (after day index t_c)
+COLLAB_AVST_BASE = (0.55, 0.22)  # first-round AVST probability: coordinated, not coordinated (x region multiplier)
+# coordinated spells' AVST: day t_c + U (U on 5..60) in the first round, t_c + U' + V (V on 60..149) in the
+# second with probability 0.3; the first needs a span (last day index) >= 29, the second > 180
+COLLAB_AVST_ROUNDS = ((5, 60), (60, 149), 0.3, 29, 180)
+COLLAB_INFO4_P = 0.45  # probability of a 4 § information after the first GC001 (x region multiplier)
+COLLAB_INFO4_MEAN_DELAY = 40.0  # delay D = 1 + floor(X), X ~ Exp(mean): P(D <= d) = 1 - exp(-d / mean)
+COLLAB_REGION_SD = 0.3  # sd of the log region multiplier (AVST and INFO4 probabilities)
+COLLAB_EMPLOYER_P, COLLAB_AF_P, COLLAB_AF_OTHER_P = 0.7, 0.6, 0.05  # participation at the national level
+COLLAB_PARTICIPATION_SD = 0.6  # sd of a region's participation on the logit scale
+COLLAB_MAX_P = 0.95
+
+
+def _expit(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _logit(p):
+    return np.log(p / (1 - p))
+
+
+def collaboration_parameters(seed: int) -> dict:
+    """The planted collaboration model of the delivery with ``seed`` (deterministic; its own random stream).
+
+    ``region_multiplier``: each region's factor on the AVST and INFO4 probabilities (the
+    probability is capped at ``max_probability``); ``employer_participation``: the probability
+    that the employer takes part in an AVST of an employee or self-employed person (others: 0);
+    ``af_participation``: that AF takes part in an AVST of an unemployed person (others:
+    ``af_participation_other``); ``info4``: probability ``p`` (x multiplier) of a 4 § information
+    after the first GC001 of a coordinated spell, on day index t_c + D, D = 1 + floor(X),
+    X exponential with mean ``mean_delay_days``, so P(D <= d) = ``cdf[d]`` = 1 - exp(-d / mean).
+    Events count only if dated within the spell's follow-up.
+    """
+    rng = rng_for(seed, "fk", 3)
+    k = len(REGION_CODES)
+    mult = np.exp(rng.normal(0.0, COLLAB_REGION_SD, size=k))
+    emp = _expit(_logit(COLLAB_EMPLOYER_P) + rng.normal(0.0, COLLAB_PARTICIPATION_SD, size=k))
+    af = _expit(_logit(COLLAB_AF_P) + rng.normal(0.0, COLLAB_PARTICIPATION_SD, size=k))
+    return {
+        "model": "AVST (first round) with probability avst_base[coordinated] x region multiplier; INFO4 after the "
+                 "first GC001 with probability info4.p x multiplier, delay D = 1 + floor(Exp(mean)); employer "
+                 "takes part by region among employed and self-employed; AF by region among the unemployed.",
+        "region_codes": list(REGION_CODES),
+        "region_multiplier": dict(zip(REGION_CODES, mult.tolist())),
+        "max_probability": COLLAB_MAX_P,
+        "avst_base": {"coordinated": COLLAB_AVST_BASE[0], "not_coordinated": COLLAB_AVST_BASE[1]},
+        "employer_participation": dict(zip(REGION_CODES, emp.tolist())),
+        "af_participation": dict(zip(REGION_CODES, af.tolist())),
+        "af_participation_other": COLLAB_AF_OTHER_P,
+        "af_registration": {
+            "late_share": AF_LATE_P, "hazard_per_day": AF_HAZARD_PER_DAY, "coordination_hazard_ratio": AF_COORDINATION_HR,
+            "model": "of the unemployed (first spell as unemployed), late_share register only after that spell starts: "
+                     "continuous time X from its start with hazard hazard_per_day on (0, t_c], times "
+                     "coordination_hazard_ratio after t_c (t_c = day index of the first GC001; never if not coordinated); "
+                     "registration on day index ceil(X) (>= 1)"},
+        "info4": {"p": COLLAB_INFO4_P, "mean_delay_days": COLLAB_INFO4_MEAN_DELAY,
+                  "cdf": {str(d): float(1 - np.exp(-d / COLLAB_INFO4_MEAN_DELAY)) for d in (30, 60, 90, 180)}},
+    }
+
+
 def collaboration_events(gt: GroundTruth, spells: pl.DataFrame) -> pl.DataFrame:
-    """``fk_samverkan``: AVST (more when coordinated), INFO4 after coordination, PLAN, AFKART."""
+    """``fk_samverkan``: AVST (more when coordinated), INFO4 after coordination, PLAN, AFKART.
+
+    Rates and participation by home region and the GC001 -> INFO4 timing are planted
+    (`collaboration_parameters`).
+    """
     rng = rng_for(gt.seed, "fk", 2)
+    planted = collaboration_parameters(gt.seed)
     s = spells["start_day"].to_numpy()
     span = spells["spell_last_day"].to_numpy() - s  # last day index within the delivery
     coord = spells["is_coordinated"].to_numpy()
     t_c = np.where(coord, spells["t_c"].to_numpy(), 0).astype(np.int64)
     occ = spells["occupation"].to_numpy()
+    region = spells["home_region"].to_numpy()
+    mult = np.array([planted["region_multiplier"][c] for c in REGION_CODES])[region]
+    p_emp = np.array([planted["employer_participation"][c] for c in REGION_CODES])[region]
+    p_af = np.array([planted["af_participation"][c] for c in REGION_CODES])[region]
     m = len(s)
     parts = []
 
@@ -195,14 +267,17 @@ def collaboration_events(gt: GroundTruth, spells: pl.DataFrame) -> pl.DataFrame:
                    "DeltagArbetsgivare": pl.Utf8, "DeltagAF": pl.Utf8}))
 
     for round_ in range(2):
-        p_avst = np.where(coord, 0.55, 0.22) if round_ == 0 else np.where(span > 180, 0.3, 0.0)
-        day = np.where(coord, t_c + rng.integers(5, 61, size=m), rng.integers(30, 121, size=m)) + round_ * rng.integers(60, 150, size=m)
+        base = np.where(coord, COLLAB_AVST_BASE[0], COLLAB_AVST_BASE[1])
+        (lo, hi), (lo2, hi2), p_second, span_first, span_second = COLLAB_AVST_ROUNDS
+        p_avst = np.minimum(base * mult, COLLAB_MAX_P) if round_ == 0 else np.where(span > span_second, p_second, 0.0)
+        day = np.where(coord, t_c + rng.integers(lo, hi + 1, size=m), rng.integers(30, 121, size=m)) + round_ * rng.integers(lo2, hi2 + 1, size=m)
         vard = rng.random(m) < np.where(coord, 0.85, 0.45)
         employer = (occ == ANST) | (occ == EGEN)
-        employer = employer & (rng.random(m) < 0.7)
-        af = rng.random(m) < np.where(occ == ARBL, 0.75, 0.05)
-        add((span >= 29) & (rng.random(m) < p_avst), day, "AVST", vard, employer, af)
-    add(coord & (rng.random(m) < 0.35), t_c + rng.integers(1, 46, size=m), "INFO4")
+        employer = employer & (rng.random(m) < p_emp)
+        af = rng.random(m) < np.where(occ == ARBL, p_af, COLLAB_AF_OTHER_P)
+        add((span >= span_first) & (rng.random(m) < p_avst), day, "AVST", vard, employer, af)
+    delay = 1 + np.floor(rng.exponential(COLLAB_INFO4_MEAN_DELAY, size=m)).astype(np.int64)
+    add(coord & (rng.random(m) < np.minimum(COLLAB_INFO4_P * mult, COLLAB_MAX_P)), t_c + delay, "INFO4")
     add((occ == ANST) & (span >= 29) & (rng.random(m) < 0.55),
         np.clip(np.round(rng.normal(30, 7, size=m)), 14, None).astype(np.int64), "PLAN")
     add((occ == ARBL) & (span >= 59) & (rng.random(m) < 0.35), rng.integers(30, 151, size=m), "AFKART")
@@ -219,12 +294,22 @@ def registrations(gt: GroundTruth, spells: pl.DataFrame) -> pl.DataFrame:
     rng = rng_for(gt.seed, "af")
     E = gt.window.extraction_day
     exit_day = gt.persons["exit_day"].to_numpy()
-    unemployed = spells.filter(pl.col("occupation") == ARBL).group_by("person").agg(
-        pl.col("start_day").min(), pl.col("spell_last_day").max()).sort("person")
+    unemployed = spells.filter(pl.col("occupation") == ARBL).sort(["person", "start_day"]).group_by("person").agg(
+        pl.col("start_day").min(), pl.col("spell_last_day").max(), pl.col("is_coordinated").first(),
+        pl.col("t_c").first()).sort("person")
     pu = unemployed["person"].to_numpy()
     n = len(pu)
     inskr = unemployed["start_day"].to_numpy() - rng.integers(30, 600, size=n)
     avakt = unemployed["spell_last_day"].to_numpy() + rng.integers(0, 400, size=n)
+    # Issue 13: a share registers only after the first spell starts, faster once coordinated (planted hazard ratio).
+    late_rng = rng_for(gt.seed, "af", 2)
+    late = late_rng.random(n) < AF_LATE_P
+    t_c = np.where(unemployed["is_coordinated"].to_numpy(), unemployed["t_c"].to_numpy(), np.inf).astype(float)
+    x = late_rng.exponential(1 / AF_HAZARD_PER_DAY, size=n)
+    x = np.minimum(x, t_c) + np.maximum(x - t_c, 0.0) / AF_COORDINATION_HR  # hazard x HR after t_c
+    first_start = unemployed["start_day"].to_numpy()
+    inskr = np.where(late, first_start + np.maximum(np.ceil(x), 1).astype(np.int64), inskr)
+    avakt = np.maximum(avakt, inskr + 30)
     avakt = np.minimum(avakt, exit_day[pu])
     cat = rng.choice(4, size=n, p=[0.70, 0.10, 0.15, 0.05])
     # Employees registering after a spell ended (job loss after sick leave).

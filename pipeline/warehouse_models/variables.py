@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from data_schemas.codes import EXHAUSTION_DISORDER, code_list, regions
+from data_schemas.codes import EXHAUSTION_DISORDER, code_list, healthcare_regions, regions
 from data_schemas.tables import (
     AGE_65_BIRTHDAY,
     AGI_FIRST_MONTH,
@@ -64,9 +64,15 @@ def model_vars(ctx: BuildContext) -> dict[str, Any]:
         # (code, first date column, days-to-first column) of every collaboration event type
         "collaboration_first_columns": [(code, f"first_{col[2:]}_date", f"days_to_first_{col[2:]}")
                                         for code, col in COLLABORATION_EVENT_COLUMNS.items()],
+        # (outcome id, first, last, prefix length) of every negative-control range (issue 14), after a
+        # placeholder row ('', '', '', 0) that the models drop: a study may have none
+        "negative_control_ranges": [("", "", "", 0)] + [
+            (o.id, lo, hi, len(lo)) for o in st.negative_controls for lo, hi in o.ranges()],
         "exhaustion_disorder_code": EXHAUSTION_DISORDER,
         "born_in_sweden_code": next(c.code for c in code_list("birth_region") if c.label_en == "Sweden"),
         "sexes": list(SEXES),
         # (code, name) of every region of the code list, in code order: the rows of region_care_units
         "regions": [(r.code, r.name) for r in regions()],
+        # (region code, healthcare region, its name): the survey's region groups (survey_responses)
+        "healthcare_regions": [(code, hr, name) for code, (hr, name) in healthcare_regions().items()],
     }

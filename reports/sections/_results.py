@@ -47,7 +47,8 @@ DEFAULT_ORDER = ("tv_cox", "tv_poisson", "target_trial", "landmark", "naive_ever
 # curves in the shared curve table are drawn in their own chapter, not among the association's curves.
 OWN_CHAPTER_TABLES = ("region_uptake", "region_rtw", "region_variation",
                       "coordination_timing", "coordination_need", "coordination_timing_strategies",
-                      "interrupted_time_series")
+                      "collaboration", "survey", "interrupted_time_series")
+OWN_CHAPTER_TABLES += ("negative_controls", "calibration")  # issue 14: reports.sections.negative_controls
 
 
 @dataclass(frozen=True)

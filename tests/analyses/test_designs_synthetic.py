@@ -47,6 +47,22 @@ EXPECTED_CHECKS = {
     ("coordination_need", "covers_planted_concentration_index"): 3,
     ("coordination_need", "planted_need_gradient_sign"): 1,
     ("coordination_timing_strategies", "covers_planted_strategy_contrast"): 24,
+    # collaboration (issue 13): the first INFO4's incidence from the first GC001 at 30, 60, 90 for all,
+    # women, men; INFO4 and AVST per coordinated spell by region (one check); participation of the employer and
+    # of AF by region (one each); AF registration's rate ratio while coordinated for all, women, men
+    ("collaboration", "covers_planted_info4_incidence"): 9,
+    ("collaboration", "covers_planted_region_rates"): 1,
+    ("collaboration", "covers_planted_participation_by_region"): 2,
+    ("collaboration", "covers_planted_af_hazard_ratio"): 3,
+    # the survey (issue 13): weighted region means and shares agreeing cover the frame's values, one
+    # check per item each; the unweighted bias larger than the weighted (means, shares); the unweighted
+    # intervals miss more often (means)
+    ("survey", "covers_planted_region_mean"): 8, ("survey", "covers_planted_region_share"): 8,
+    ("survey", "unweighted_shows_planted_bias"): 2, ("survey", "unweighted_misses_more"): 1,
+    # negative controls (issue 14): 9 outcomes x tv_cox, tv_poisson x all, women, men cover their planted
+    # systematic error; the empirical null covers the planted mu and sigma per design and population
+    ("negative_controls", "covers_planted_systematic_error"): 9 * 2 * 3,
+    ("calibration", "null_covers_planted_mu"): 2 * 3, ("calibration", "null_covers_planted_sigma"): 2 * 3,
     # before and after the law (issue 14): no calendar effect planted; level and slope change at
     # 90 and 180 days for all, women, men
     **{("interrupted_time_series", f"no_planted_{term}_change_{h}d"): 3
@@ -56,7 +72,8 @@ STUDY = """
 [analyses]
 run = ["tv_cox", "tv_poisson", "target_trial", "landmark", "naive_ever", "heterogeneity", "e_value",
        "region_uptake", "region_rtw", "region_variation",
-       "coordination_timing", "coordination_need", "coordination_timing_strategies", "interrupted_time_series"]
+       "coordination_timing", "coordination_need", "coordination_timing_strategies", "collaboration",
+       "survey", "negative_controls", "calibration", "interrupted_time_series"]
 bootstrap_replicates = 40
 rank_draws = 200
 

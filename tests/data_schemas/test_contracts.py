@@ -10,6 +10,7 @@ from data_schemas.extracts import EXTRACTS, extract, match_file_stem
 EXPECTED_EXTRACTS = {
     "scb_lisa", "scb_bakgrund", "scb_dodsorsak", "scb_migrationer", "fk_midas_sjukpenning", "fk_midas_ersattning",
     "fk_samverkan", "vard_kontakter", "af_inskrivning", "skv_agi_manad", "enkat_samverkan",
+    "enkat_urval",  # the evaluators' own survey frame, not in extracts.md
 }
 
 

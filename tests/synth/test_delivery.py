@@ -23,7 +23,7 @@ def expected_stems(names: str = "as_delivered") -> set[str]:
     """Every extract; the optional scb_bakgrund only as delivered (canonical: the region of birth is LISA's)."""
     stems = set()
     for ex in EXTRACTS:
-        if ex.optional and names == "canonical":
+        if ex.optional and names == "canonical" and ex.name != "enkat_samverkan":  # the survey: always written
             continue
         stems |= {f"{ex.name}_{y}" for y in LISA_YEARS} if ex.yearly else {ex.name}
     return stems

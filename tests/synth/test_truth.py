@@ -35,8 +35,12 @@ def test_truth_holds_every_planted_parameter(clean_delivery):
     assert hr == {"psychiatric": 1.40, "musculoskeletal": 1.20, "other": 1.10, "unknown": 1.10}
     log_hr = truth["coordination_effect"]["log_hazard_ratio_by_chapter_group"]
     assert log_hr["psychiatric"] == pytest.approx(0.3364722366)
-    assert truth["parameters"]["survey"]["respondents_by_region"]["01"] == 80
-    assert truth["parameters"]["survey"]["respondents_by_region"]["09"] == 30
+    # the survey's frame: Stockholm, the largest region, has FRAME_MAX = 600 staff invited, split 55/27/18 %
+    survey = truth["parameters"]["survey"]
+    assert survey["frame_by_region_level"]["01"] == {"PV": 330, "SSV": 162, "PSY": 108}
+    assert all(0 < survey["respondents_by_region_level"][r][lv] <= n for r, cells in survey["frame_by_region_level"].items()
+               for lv, n in cells.items())
+    assert survey["frame_by_region_level"]["09"] == {"PV": 88, "SSV": 43, "PSY": 29}  # Gotland, the smallest: FRAME_MIN 160
     assert "Weibull" in truth["model"]
 
 

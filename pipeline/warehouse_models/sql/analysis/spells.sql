@@ -40,6 +40,20 @@ collaboration_events as (
     select * from {{ ref('int_spell_collaboration_events_joined') }}
 ),
 
+af_registrations as (
+    select * from {{ ref('int_spell_af_registrations_joined') }}
+),
+
+af as (
+    -- registered at AF on the spell's first day; the first registration starting during follow-up
+    select
+        spell_id,
+        bool_or(is_running_at_start) as is_registered_af_at_start,
+        min(registration_date) filter (where is_started_during_followup) as first_af_registration_date
+    from af_registrations
+    group by spell_id
+),
+
 prior_sick_days as (
     -- days of the person's other spells in the prior_sick_leave_days (365) days before the
     -- start (day -365 .. -1), and the same over two years (day -730 .. -1)
@@ -93,7 +107,8 @@ collaboration as (
         {%- endfor %}
         {%- for code, first_column, _days in var('collaboration_first_columns') %},
         min(event_date) filter (where event_type = {{ code }}) as {{ first_column | name }}
-        {%- endfor %}
+        {%- endfor %},
+        min(event_date) filter (where event_type = 'AVST' and has_employer_participated) as first_avst_employer_date
     from collaboration_events
     group by spell_id
 ),
@@ -144,6 +159,9 @@ joined as (
         {%- for _code, first_column, days_column in var('collaboration_first_columns') %}
         (f.{{ first_column | name }} - s.spell_start_date)::integer as {{ days_column | name }},
         {%- endfor %}
+        (f.first_avst_employer_date - s.spell_start_date)::integer as days_to_first_avst_employer,
+        coalesce(a.is_registered_af_at_start, false) as is_registered_af_at_start,
+        (a.first_af_registration_date - s.spell_start_date)::integer as days_to_af_registration,
         e.earnings_before_sek,
         e.earnings_after_sek
     from study_spells as s
@@ -155,6 +173,7 @@ joined as (
     left join prior_sick_days as d using (spell_id)
     left join coordination as c using (spell_id)
     left join collaboration as f using (spell_id)
+    left join af as a using (spell_id)
 ),
 
 diagnosed as (
@@ -223,6 +242,9 @@ final as (
         {%- for _code, _first, days_column in var('collaboration_first_columns') %}
         {{ days_column | name }},
         {%- endfor %}
+        days_to_first_avst_employer,
+        is_registered_af_at_start,
+        days_to_af_registration,
         earnings_before_sek,
         earnings_after_sek,
         earnings_after_sek > 0 as has_earnings_month_after

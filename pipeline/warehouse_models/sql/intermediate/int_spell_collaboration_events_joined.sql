@@ -15,7 +15,12 @@ final as (
         s.spell_id,
         s.person_id,
         e.event_date,
-        e.event_type
+        e.event_type,
+        (e.event_date - s.spell_start_date)::integer as day_index,
+        -- who took part: recorded for reconciliation meetings (AVST) only
+        case when e.event_type = 'AVST' then e.has_care_participated end as has_care_participated,
+        case when e.event_type = 'AVST' then e.has_employer_participated end as has_employer_participated,
+        case when e.event_type = 'AVST' then e.has_af_participated end as has_af_participated
     from spells as s
     join collaboration_events as e
         on e.person_id = s.person_id

@@ -1,0 +1,298 @@
+"""Section: the coordinators' own view of collaboration (the survey of issue 13), through disclosure control.
+
+Reads ``results.survey`` (`analyses.designs.survey`). What it publishes, all as model outputs
+(``enkatmodell``): respondents behind every estimate are read by the rules (fewer than the
+threshold withholds the row, like a register cell) but not published.
+
+``enkatmodell:svar``
+    Response rate (AAPOR RR1) for everyone, per care level and per region (persons rule only).
+``enkatmodell:instammer``
+    The share agreeing (4-5) per item, weighted for non-response, for everyone (also
+    unweighted), per care level and per region; a share of 0 % or 100 % and a share with
+    fewer than the threshold agreeing are withheld (the estimand is published as ``share``).
+``enkatmodell:index``
+    The collaboration index per region (weighted), Cronbach's alpha, the Rao-Scott tests and
+    the Spearman correlations of the ecological comparison.
+``enkatmodell:register``
+    Beside the index, each region's uptake and return to work from the registers: shares of
+    spells, so checked like register cells (events rule, 0 % and 100 % withheld, a withheld
+    share's row withheld whole).
+
+The survey has no sex, so this chapter has no figures for women and men; the text says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+from markupsafe import Markup
+
+from reports.disclosure import CheckedOutput, ModelOutput, Output
+from reports.formatting import SUPPRESSED_NOTE, format_interval, format_number, format_percent, is_missing
+from reports.inputs import RESULTS_SCHEMA, ReportInputs
+from reports.labels import value_label
+from reports.outputs import declaration, instance_id
+from reports.sections import RenderContext, Section, register
+from reports.sections.timing import SECTION as TIMING_SECTION
+from reports.views import DataCell, HeaderCell, Row, RowGroup, TableView
+
+SURVEY = "survey"
+RESPONSE_ID = instance_id("enkatmodell", "svar")
+AGREE_ID = instance_id("enkatmodell", "instammer")
+INDEX_ID = instance_id("enkatmodell", "index")
+REGISTER_ID = instance_id("enkatmodell", "register")
+ALL_IDS = (RESPONSE_ID, AGREE_ID, INDEX_ID, REGISTER_ID)
+REGISTER_TERMS = ("region_uptake", "region_rtw")
+REGION = "region_code"
+CARE_LEVELS_SV = {"PV": "Primärvård", "SSV": "Specialiserad somatisk vård", "PSY": "Specialiserad psykiatri"}
+ITEMS_SV = {
+    "F1_FK": "Samverkan med Försäkringskassan fungerar bra",
+    "F2_AF": "Samverkan med Arbetsförmedlingen fungerar bra",
+    "F3_Arbetsgivare": "Samverkan med arbetsgivare fungerar bra",
+    "F4_Kommun": "Samverkan med kommunen fungerar bra",
+    "F5_Internt": "Samordningen inom vården fungerar bra",
+    "F6_Tid": "Jag har tillräckligt med tid för koordinering",
+    "F7_Rutiner": "Enheten har dokumenterade rutiner för att erbjuda koordinering",
+    "F8_Kompetens": "Jag har fått tillräcklig utbildning för uppdraget",
+}
+LABELS = ("weighting", "term", "measure")
+
+
+def _read(inputs: ReportInputs) -> pd.DataFrame | None:
+    if not inputs.has_table(RESULTS_SCHEMA, SURVEY):
+        return None
+    frame = inputs.query(f'select * from {RESULTS_SCHEMA}."{SURVEY}"')
+    return frame if len(frame) else None
+
+
+def _rows(frame: pd.DataFrame, **where: object) -> pd.DataFrame:
+    mask = pd.Series(True, index=frame.index)
+    for column, value in where.items():
+        values = tuple(map(str, value)) if isinstance(value, tuple) else (str(value),)
+        mask &= frame[column].astype(str).isin(values)
+    return frame[mask].reset_index(drop=True)
+
+
+def _tidy(rows: pd.DataFrame, estimand: str | None = None) -> pd.DataFrame:
+    """The rows with ``measure`` = their estimand (and the estimand renamed, e.g. to ``share``)."""
+    out = rows.assign(measure=rows["estimand"].astype(str))
+    if estimand:
+        out["estimand"] = estimand
+    if "weighting" not in out.columns:
+        out["weighting"] = "none"
+    for column in ("n_persons", "n_events"):  # plain floats: the rules fill a missing count
+        out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
+    return out
+
+
+def collect(inputs: ReportInputs) -> Sequence[Output]:
+    survey = _read(inputs)
+    if survey is None:
+        return []
+    outputs: list[Output] = []
+    response = _rows(survey, estimand="response_rate", subgroup=("all", "care_level", REGION))
+    if len(response) and response["estimate"].notna().any():
+        outputs.append(ModelOutput(declaration("enkatmodell"), _tidy(response), output_id=RESPONSE_ID,
+                                   event_based=False, label_columns=LABELS, unpublished_columns=("n_persons", "n_events")))
+    agree = pd.concat([
+        _rows(survey, estimand="share_agree", subgroup="all"),
+        _rows(survey, estimand="share_agree", subgroup=("care_level", REGION), weighting="weighted"),
+    ], ignore_index=True)
+    if len(agree):
+        outputs.append(ModelOutput(declaration("enkatmodell"), _tidy(agree, "share"), output_id=AGREE_ID,
+                                   label_columns=LABELS, unpublished_columns=("n_persons", "n_events")))
+    ecological = _rows(survey, estimand="ecological")
+    register_rows = ecological[ecological["term"].astype(str).isin(REGISTER_TERMS)].reset_index(drop=True)
+    index = pd.concat([
+        _rows(survey, estimand="collaboration_index", subgroup=("all", REGION), weighting="weighted"),
+        _rows(survey, estimand=("cronbach_alpha", "rao_scott")),
+        ecological[~ecological["term"].astype(str).isin(REGISTER_TERMS)],
+    ], ignore_index=True)
+    if len(register_rows):
+        outputs.append(ModelOutput(declaration("enkatmodell"), _tidy(register_rows, "share"), output_id=REGISTER_ID,
+                                   label_columns=LABELS, estimates_reveal_counts=True,
+                                   unpublished_columns=("n_persons", "n_events")))
+    if len(index):
+        outputs.append(ModelOutput(declaration("enkatmodell"), _tidy(index), output_id=INDEX_ID, event_based=False,
+                                   label_columns=LABELS, statistic_columns=("p_holm",),
+                                   unpublished_columns=("n_persons", "n_events")))
+    return outputs
+
+
+# --- render ---------------------------------------------------------------------------------------
+
+
+def _summary(ctx: RenderContext, output_id: str) -> pd.DataFrame | None:
+    checked = ctx.get(output_id)
+    if checked is None or checked.is_blocked:
+        return None
+    return checked.table("summary")
+
+
+def _one(frame: pd.DataFrame | None, **where: object) -> pd.Series | None:
+    if frame is None:
+        return None
+    d = _rows(frame, **where)
+    return d.iloc[0] if len(d) else None
+
+
+def _pct(value: object) -> str:
+    return format_percent(None if is_missing(value) else 100 * float(value), 1)  # type: ignore[arg-type]
+
+
+def _share_ci(r: pd.Series | None) -> str:
+    if r is None or is_missing(r["estimate"]):
+        return format_percent(None)
+    low, high = r["conf_low"], r["conf_high"]
+    ci = format_interval(None if is_missing(low) else 100 * float(low), None if is_missing(high) else 100 * float(high), 1)
+    return f"{_pct(r['estimate'])} ({ci})"
+
+
+def _number_ci(r: pd.Series | None, decimals: int = 2) -> str:
+    if r is None or is_missing(r["estimate"]):
+        return format_number(None)
+    return f"{format_number(r['estimate'], decimals)} ({format_interval(r['conf_low'], r['conf_high'], decimals)})"
+
+
+def _p(value: object) -> str:
+    if is_missing(value):
+        return format_number(None)
+    return "< 0,001" if float(value) < 0.001 else format_number(float(value), 3)
+
+
+def _notes(outputs: Sequence[CheckedOutput | None], *notes: str) -> tuple[str, ...]:
+    out = list(notes)
+    if any(o is not None and o.n_suppressed for o in outputs):
+        out.append(SUPPRESSED_NOTE)
+    return tuple(out)
+
+
+def _ids(*outputs: CheckedOutput | None) -> tuple[str, ...]:
+    return tuple(o.output_id for o in outputs if o is not None and not o.is_blocked)
+
+
+def _regions(frame: pd.DataFrame, **where: object) -> list[str]:
+    levels = set(_rows(frame, subgroup=REGION, **where)["level"].astype(str))
+    return sorted(levels, key=lambda c: value_label("home_region_code", c))
+
+
+def _response_table(ctx: RenderContext, response: pd.DataFrame) -> TableView:
+    groups = [RowGroup("", (Row("Samtliga", (DataCell(_pct(_one(response, subgroup="all")["estimate"]
+                                                               if _one(response, subgroup="all") is not None else None), "percent"),)),))]
+    groups.append(RowGroup("Vårdnivå", tuple(
+        Row(CARE_LEVELS_SV[lv], (DataCell(_pct(r["estimate"] if (r := _one(response, subgroup="care_level", level=lv)) is not None else None), "percent"),))
+        for lv in CARE_LEVELS_SV)))
+    groups.append(RowGroup("Region", tuple(
+        Row(value_label("home_region_code", c), (DataCell(_pct(_one(response, subgroup=REGION, level=c)["estimate"]), "percent"),))
+        for c in _regions(response))))
+    out = ctx.get(RESPONSE_ID)
+    return TableView("tabell-enkat-svar", "Andel av de inbjudna som svarade på enkäten (svarsfrekvens, AAPOR RR1), samtliga, "
+                     "per vårdnivå och per region.", ((HeaderCell("Grupp"), HeaderCell("Svarsfrekvens")),), tuple(groups),
+                     _notes([out], "Inbjudna enligt utvärderarnas egen urvalsram."), _ids(out))
+
+
+def _agree_table(ctx: RenderContext, agree: pd.DataFrame, index: pd.DataFrame | None) -> TableView:
+    header = (HeaderCell("Påstående"), HeaderCell("Samtliga, viktat (95 % KI)"), HeaderCell("Samtliga, oviktat"),
+              *(HeaderCell(v) for v in CARE_LEVELS_SV.values()), HeaderCell("Skillnad mellan regioner, p (Holm)"),
+              HeaderCell("Skillnad mellan vårdnivåer, p (Holm)"))
+    rows = []
+    for item, label in ITEMS_SV.items():
+        cells = [DataCell(_share_ci(_one(agree, term=item, subgroup="all", weighting="weighted")), "interval"),
+                 DataCell(_pct(r["estimate"]) if (r := _one(agree, term=item, subgroup="all", weighting="unweighted")) is not None
+                          else format_percent(None), "percent")]
+        for lv in CARE_LEVELS_SV:
+            r = _one(agree, term=item, subgroup="care_level", level=lv)
+            cells.append(DataCell(_share_ci(r), "interval"))
+        for dim in (REGION, "care_level"):
+            r = _one(index, measure="rao_scott", term=item, subgroup=dim)
+            cells.append(DataCell(_p(r["p_holm"] if r is not None else None), "p"))
+        rows.append(Row(label, tuple(cells)))
+    out, idx = ctx.get(AGREE_ID), ctx.get(INDEX_ID)
+    return TableView(
+        "tabell-enkat-instammer", "Andel som instämmer (svar 4 eller 5 på skalan 1–5) per påstående, bland dem som svarade "
+        "1–5, samtliga och per vårdnivå, viktat för bortfall; och test av skillnader mellan regioner och mellan vårdnivåer.",
+        (header,), (RowGroup("", tuple(rows)),),
+        _notes([out, idx], "Svaret ”vet inte” räknas inte med i andelen men redovisas för sig i resultattabellen. Vikter: "
+                           "antal inbjudna delat med antal svarande i varje viktklass (sjukvårdsregion × vårdnivå). "
+                           "Intervall på logitskala, eller Korn–Graubard när underlaget är litet. Test: Rao–Scott "
+                           "(andra ordningens korrektion), p-värden justerade med Holm över de åtta påståendena."),
+        _ids(out, idx))
+
+
+def _region_table(ctx: RenderContext, agree: pd.DataFrame | None, index: pd.DataFrame,
+                  register: pd.DataFrame | None) -> TableView | None:
+    regions = _regions(index, measure="ecological", term="region_index")
+    if not regions:
+        return None
+    header = (HeaderCell("Region"), HeaderCell("Samverkansindex 1–5, viktat (95 % KI)"),
+              HeaderCell("Instämmer om FK, viktat"), HeaderCell("Koordinerade inom 90 dagar"),
+              HeaderCell("Åter i arbete inom 180 dagar"))
+    rows = []
+    for c in regions:
+        idx = _one(index, measure="ecological", term="region_index", level=c)
+        fk = _one(agree, term="F1_FK", subgroup=REGION, level=c) if agree is not None else None
+        up = _one(register, measure="ecological", term="region_uptake", level=c)
+        rtw = _one(register, measure="ecological", term="region_rtw", level=c)
+        rows.append(Row(value_label("home_region_code", c), (
+            DataCell(_number_ci(idx), "interval"), DataCell(_share_ci(fk), "interval"),
+            DataCell(_pct(up["estimate"] if up is not None else None), "percent"),
+            DataCell(_pct(rtw["estimate"] if rtw is not None else None), "percent"))))
+    out, ag, reg = ctx.get(INDEX_ID), ctx.get(AGREE_ID), ctx.get(REGISTER_ID)
+    return TableView(
+        "tabell-enkat-region", "Samordnarnas samverkansindex per region bredvid regionens andel sjukfall med koordinering "
+        "inom 90 dagar och andel åter i arbete inom 180 dagar (regioner i bokstavsordning).", (header,),
+        (RowGroup("", tuple(rows)),),
+        _notes([out, ag, reg], "Ekologisk jämförelse: regioner jämförs, inte personer. Indexet är medelvärdet av svaren 1–5 "
+                          "på de fyra påståendena om samverkan med Försäkringskassan, Arbetsförmedlingen, arbetsgivare och "
+                          "kommunen (minst tre besvarade). Sjukfall som pågick dag 14."),
+        _ids(out, ag, reg))
+
+
+def _texts(ctx: RenderContext, response, agree, index) -> dict:
+    t: dict = {}
+    if response is not None and (r := _one(response, subgroup="all")) is not None and not is_missing(r["estimate"]):
+        t["response"] = ctx.cite(RESPONSE_ID, "Enkät: svarsfrekvens, samtliga", _pct(r["estimate"]))
+        levels = [(CARE_LEVELS_SV[lv], x) for lv in CARE_LEVELS_SV
+                  if (x := _one(response, subgroup="care_level", level=lv)) is not None and not is_missing(x["estimate"])]
+        if levels:
+            lo, hi = min(levels, key=lambda p: p[1]["estimate"]), max(levels, key=lambda p: p[1]["estimate"])
+            t["response_range"] = (hi[0].lower(), ctx.cite(RESPONSE_ID, f"Enkät: svarsfrekvens, {hi[0]}", _pct(hi[1]["estimate"])),
+                                   lo[0].lower(), ctx.cite(RESPONSE_ID, f"Enkät: svarsfrekvens, {lo[0]}", _pct(lo[1]["estimate"])))
+    if agree is not None:
+        fk_w = _one(agree, term="F1_FK", subgroup="all", weighting="weighted")
+        fk_u = _one(agree, term="F1_FK", subgroup="all", weighting="unweighted")
+        if fk_w is not None and not is_missing(fk_w["estimate"]):
+            t["fk"] = ctx.cite(AGREE_ID, "Enkät: instämmer om FK, viktat", _share_ci(fk_w))
+        if fk_u is not None and not is_missing(fk_u["estimate"]):
+            t["fk_unweighted"] = ctx.cite(AGREE_ID, "Enkät: instämmer om FK, oviktat", _pct(fk_u["estimate"]))
+    if index is not None:
+        a = _one(index, measure="cronbach_alpha")
+        if a is not None and not is_missing(a["estimate"]):
+            t["alpha"] = ctx.cite(INDEX_ID, "Enkät: Cronbachs alfa", _number_ci(a))
+        i = _one(index, measure="collaboration_index", subgroup="all")
+        if i is not None and not is_missing(i["estimate"]):
+            t["index"] = ctx.cite(INDEX_ID, "Enkät: samverkansindex, samtliga", _number_ci(i))
+        for key, term in (("rho_uptake", "spearman_index_uptake"), ("rho_rtw", "spearman_index_rtw")):
+            r = _one(index, measure="ecological", term=term)
+            if r is not None and not is_missing(r["estimate"]):
+                t[key] = ctx.cite(INDEX_ID, f"Enkät: Spearman {term}", _number_ci(r))
+    return t
+
+
+def render(ctx: RenderContext) -> Markup:
+    if not any(ctx.get(i) is not None for i in ALL_IDS):
+        return ctx.render("sections/survey.html.j2", missing=True)
+    response, agree, index = _summary(ctx, RESPONSE_ID), _summary(ctx, AGREE_ID), _summary(ctx, INDEX_ID)
+    register = _summary(ctx, REGISTER_ID)
+    tables = {
+        "response": _response_table(ctx, response) if response is not None else None,
+        "agree": _agree_table(ctx, agree, index) if agree is not None else None,
+        "region": _region_table(ctx, agree, index, register) if index is not None else None,
+    }
+    blocked = [c for c in (ctx.get(i) for i in ALL_IDS) if c is not None and c.is_blocked]
+    return ctx.render("sections/survey.html.j2", missing=False, tables=tables, text=_texts(ctx, response, agree, index),
+                      blocked=blocked, has_frame=response is not None)
+
+
+SECTION = register(Section("enkat", "Samordnarnas bild av samverkan (enkät)", TIMING_SECTION.order + 2, collect, render))
