@@ -471,11 +471,6 @@ DEFAULT_ANALYSES: dict[str, tuple[str, str]] = {
                       "spell; who took part in the meetings; the first 4 § information and meeting after the first "
                       "GC001 (Aalen-Johansen); AF registration of the unemployed with coordination time-varying; return "
                       "to work by coordination with and without an employer in a meeting (association)."),
-    "interrupted_time_series": ("interrupted_time_series",
-                                "Before and after the law: segmented Poisson regression of the monthly share of spells "
-                                "back at work within 90 and 180 days, spells starting over the study period, with a term "
-                                "for the pandemic and calendar months; quasi-Poisson and Newey-West errors. Context, not "
-                                "an effect of coordination: the pandemic began six weeks after the law."),
 }
 DEFAULT_ANALYSES["survey"] = (
     "survey",
@@ -495,6 +490,12 @@ DEFAULT_ANALYSES["calibration"] = (
     "Empirical calibration (Schuemie et al. 2014, 2018): the null distribution of the systematic error fitted to the "
     "negative controls per design and population (mean and sd with profile-likelihood intervals), the expected "
     "absolute systematic error against 0.25, and the main hazard ratios with calibrated intervals and p-values.")
+DEFAULT_ANALYSES["interrupted_time_series"] = (
+    "interrupted_time_series",
+    "Before and after the law: segmented Poisson regression of the monthly share of spells back at work within 90 "
+    "and 180 days, spells starting over the study period, with a term for the pandemic and calendar months; "
+    "quasi-Poisson and Newey-West errors. Context, not an effect of coordination: the pandemic began six weeks after "
+    "the law.")
 DEFAULT_RUN: tuple[str, ...] = tuple(DEFAULT_ANALYSES)
 
 
