@@ -124,9 +124,9 @@ def test_truth_checks_pass_on_the_planted_truth_and_fail_on_a_wrong_one(analysed
     assert notes == []
     wrong = json.loads(json.dumps(truth))
     planted = wrong["care"]["negative_controls"]
-    planted["mu_true"] += 0.5
+    planted["mu_true"] += 1.0
     for o in planted["outcomes"]:
-        o["log_hr"] += 0.5
+        o["log_hr"] += 1.0
     bad = pd.DataFrame(negative_control_checks(tables, wrong)[0])
     assert not bad.loc[bad["check"] == "null_covers_planted_mu", "passed"].any()
     shifted = bad.loc[(bad["check"] == "covers_planted_systematic_error") & (bad["sex"] == "all")]
