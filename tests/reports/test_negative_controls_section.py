@@ -103,7 +103,7 @@ def test_the_chapter_follows_the_main_results_and_keeps_its_tables_out_of_theirs
 def test_chapter_renders_in_swedish_from_checked_outputs(tmp_path):
     text, checked, ctx = _render(_write(tmp_path / "w.duckdb"))
     assert set(checked) == set(chapter.ALL_IDS) and not any(c.is_blocked for c in checked.values())
-    for words in ("Ögonsjukdomar (H00–H59)", "Cox-modellen, kvinnor", "Poissonmodellen, män", "under gränsen 0,25",
+    for words in ("Ögonsjukdomar (H00–H59)", "Cox-modellen", "Poissonmodellen", "Kvinnor (95 % KI)", "under gränsen 0,25",
                   "Kalibrerad kvot", "Kvinnor: Psykiatriska diagnoser", "1,20 (1,12–1,28) före och 1,14 (1,01–1,29) efter"):
         assert words in text, words
     for internal in ("dental_oral", "tv_cox", "is_coordinated", "hazard_ratio", "systematic_error"):
