@@ -194,8 +194,7 @@ def _response_table(ctx: RenderContext, response: pd.DataFrame) -> TableView:
 
 def _agree_table(ctx: RenderContext, agree: pd.DataFrame, index: pd.DataFrame | None) -> TableView:
     header = (HeaderCell("Påstående"), HeaderCell("Samtliga, viktat (95 % KI)"), HeaderCell("Samtliga, oviktat"),
-              *(HeaderCell(v) for v in CARE_LEVELS_SV.values()), HeaderCell("Skillnad mellan regioner, p (Holm)"),
-              HeaderCell("Skillnad mellan vårdnivåer, p (Holm)"))
+              *(HeaderCell(v) for v in CARE_LEVELS_SV.values()))
     rows = []
     for item, label in ITEMS_SV.items():
         cells = [DataCell(_share_ci(_one(agree, term=item, subgroup="all", weighting="weighted")), "interval"),
@@ -204,20 +203,36 @@ def _agree_table(ctx: RenderContext, agree: pd.DataFrame, index: pd.DataFrame | 
         for lv in CARE_LEVELS_SV:
             r = _one(agree, term=item, subgroup="care_level", level=lv)
             cells.append(DataCell(_share_ci(r), "interval"))
-        for dim in (REGION, "care_level"):
-            r = _one(index, measure="rao_scott", term=item, subgroup=dim)
-            cells.append(DataCell(_p(r["p_holm"] if r is not None else None), "p"))
         rows.append(Row(label, tuple(cells)))
-    out, idx = ctx.get(AGREE_ID), ctx.get(INDEX_ID)
+    out = ctx.get(AGREE_ID)
     return TableView(
         "tabell-enkat-instammer", "Andel som instämmer (svar 4 eller 5 på skalan 1–5) per påstående, bland dem som svarade "
-        "1–5, samtliga och per vårdnivå, viktat för bortfall; och test av skillnader mellan regioner och mellan vårdnivåer.",
+        "1–5, samtliga och per vårdnivå, viktat för bortfall.",
         (header,), (RowGroup("", tuple(rows)),),
-        _notes([out, idx], "Svaret ”vet inte” räknas inte med i andelen men redovisas för sig i resultattabellen. Vikter: "
-                           "antal inbjudna delat med antal svarande i varje viktklass (sjukvårdsregion × vårdnivå). "
-                           "Intervall på logitskala, eller Korn–Graubard när underlaget är litet. Test: Rao–Scott "
-                           "(andra ordningens korrektion), p-värden justerade med Holm över de åtta påståendena."),
-        _ids(out, idx))
+        _notes([out], "Svaret ”vet inte” räknas inte med i andelen men redovisas för sig i resultattabellen. Vikter: "
+                      "antal inbjudna delat med antal svarande i varje viktklass (sjukvårdsregion × vårdnivå). "
+                      "Intervall på logitskala, eller Korn–Graubard när underlaget är litet."),
+        _ids(out))
+
+
+def _tests_table(ctx: RenderContext, index: pd.DataFrame) -> TableView | None:
+    """Rao–Scott tests of differences between regions and between care levels per item (a table of its own: width)."""
+    rows = []
+    for item, label in ITEMS_SV.items():
+        found = [_one(index, measure="rao_scott", term=item, subgroup=dim) for dim in (REGION, "care_level")]
+        if all(r is None for r in found):
+            continue
+        rows.append(Row(label, tuple(DataCell(_p(r["p_holm"] if r is not None else None), "p") for r in found)))
+    if not rows:
+        return None
+    idx = ctx.get(INDEX_ID)
+    return TableView(
+        "tabell-enkat-test", "Skillnader i andelen som instämmer mellan regioner och mellan vårdnivåer: p-värden per "
+        "påstående.", ((HeaderCell("Påstående"), HeaderCell("Mellan regioner, p (Holm)"),
+                       HeaderCell("Mellan vårdnivåer, p (Holm)")),), (RowGroup("", tuple(rows)),),
+        _notes([idx], "Test: Rao–Scott (andra ordningens korrektion, F-form), som tar hänsyn till vikterna och urvalet; "
+                      "p-värden justerade med Holm över de åtta påståendena."),
+        _ids(idx))
 
 
 def _region_table(ctx: RenderContext, agree: pd.DataFrame | None, index: pd.DataFrame,
@@ -288,6 +303,7 @@ def render(ctx: RenderContext) -> Markup:
     tables = {
         "response": _response_table(ctx, response) if response is not None else None,
         "agree": _agree_table(ctx, agree, index) if agree is not None else None,
+        "tests": _tests_table(ctx, index) if index is not None else None,
         "region": _region_table(ctx, agree, index, register) if index is not None else None,
     }
     blocked = [c for c in (ctx.get(i) for i in ALL_IDS) if c is not None and c.is_blocked]
