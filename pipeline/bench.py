@@ -55,6 +55,14 @@ STAGES: tuple[Stage, ...] = (
     # Collaboration with FK, AF and employers (issue 13; goal: under 2 minutes and 4 GB at 1 000 000 persons).
     Stage("collaboration", ("analyse", "--warehouse", "{dir}/warehouse.duckdb", "--out", "{dir}/out",
                             "--only", "collaboration"), goal_seconds=120.0, goal_peak_gb=4.0),
+    # The survey and the time series before and after the law (issues 13, 14): small inputs, no goal of their own.
+    Stage("context", ("analyse", "--warehouse", "{dir}/warehouse.duckdb", "--out", "{dir}/out",
+                      "--only", "survey", "interrupted_time_series"), goal_seconds=None, goal_peak_gb=None),
+    # Negative controls and calibration (issue 14): nine outcomes through tv_cox and tv_poisson, and the
+    # calibration of their main estimates (which are rerun here, so the stage's time includes them).
+    Stage("negative_controls", ("analyse", "--warehouse", "{dir}/warehouse.duckdb", "--out", "{dir}/out",
+                                "--only", "tv_cox", "tv_poisson", "negative_controls", "calibration"),
+          goal_seconds=None, goal_peak_gb=None),
     Stage("check-truth", ("check-truth", "--warehouse", "{dir}/warehouse.duckdb", "--truth", "{dir}/truth.json",
                           "--out", "{dir}/out"), goal_seconds=None, goal_peak_gb=None),
 )

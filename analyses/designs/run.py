@@ -154,7 +154,7 @@ def run_one(spec: AnalysisSpec, cache: _Cache, done: dict[str, Result], say: Cal
     if spec.design == "empirical_calibration":
         return calibration(spec, done)
     if spec.design == "interrupted_time_series":
-        its_spells, extraction_date, relapse_window = load_its_inputs(cache.con)
+        its_spells, extraction_date, relapse_window = load_its_inputs(cache.con, p.case_mix)
         return interrupted_time_series(spec, its_spells, extraction_date, relapse_window, progress=say)
     if spec.design == "e_value":
         return e_value_result(spec, done[p.source])

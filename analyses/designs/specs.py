@@ -383,6 +383,8 @@ class InterruptedTimeSeriesParameters(CommonParameters):
     min_spells_per_month : months with fewer spells are left out of the series.
     min_months_each_side : a series needs at least this many months before and after the law.
     newey_west_lags : lag window (months) of the Newey–West sensitivity standard errors.
+    case_mix : the spells' characteristics the main model compares within (never the start year, which
+        is the time axis itself).
     """
 
     law_date: str = field(default="2020-02-01", metadata=_rule(doc="ISO date"))
@@ -392,6 +394,10 @@ class InterruptedTimeSeriesParameters(CommonParameters):
     min_spells_per_month: int = field(default=20, metadata=_rule(1))
     min_months_each_side: int = field(default=12, metadata=_rule(3))
     newey_west_lags: int = field(default=3, metadata=_rule(0, 24))
+    case_mix: tuple[str, ...] = field(
+        default=("sex", "age_group", "diagnosis_group", "occupation_status", "prior_sick_days_365_band",
+                 "is_extent_below_100", "education_group", "is_born_in_sweden"),
+        metadata=_rule(items=tuple(c for c in KNOWN_COVARIATES if c != "start_year")))
 
     def dates(self) -> tuple[date, date, date]:
         """law_date, pandemic_from, pandemic_to as dates."""

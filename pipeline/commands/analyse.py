@@ -134,6 +134,10 @@ def format_summary(specs, results, seconds: float, out: Path, written: dict) -> 
                         | (main["measure"].eq("unmet_need") & main["estimand"].eq("share"))]
         elif spec.design == "coordination_timing_strategies":
             main = main[main["measure"].eq("strategy_contrast") & main["estimand"].eq("risk_difference")]
+        elif spec.design == "interrupted_time_series":  # the level change at the law (the months are a long table)
+            main = main[main["term"].eq("law_level") & main["adjustment"].eq("case_mix")]
+        elif spec.design == "negative_controls":  # everyone's estimates; women and men are in the table
+            main = main[main["sex"].eq("all")]
         lines.append(f"  {spec.id} ({spec.design})")
         for _, r in main.iterrows():
             flags = json.loads(r["diagnostics"]) if isinstance(r["diagnostics"], str) else {}

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
+import pandas as pd
 from markupsafe import Markup
 
 from koord.errors import DisclosureError
@@ -47,6 +48,13 @@ class RenderContext:
 
     def get(self, output_id: str) -> CheckedOutput | None:
         return self.checked.get(output_id)
+
+    def summary(self, output_id: str) -> pd.DataFrame | None:
+        """The published summary table of a checked model output; None when it is absent or blocked."""
+        checked = self.checked.get(output_id)
+        if checked is None or checked.is_blocked:
+            return None
+        return checked.table("summary")
 
     def cite(self, output_id: str, where_sv: str, text: str) -> str:
         """Record a number quoted in text, read from checked output ``output_id``; returns ``text``."""

@@ -19,6 +19,26 @@ FLOW_TABLES = {"n_persons": "personer", "n_spells": "sjukfall"}
 FLOW_PERSONS = FLOW_TABLES["n_persons"]
 
 
+def rows_where(frame: pd.DataFrame, **where: object) -> pd.DataFrame:
+    """Rows whose columns equal the values (a tuple: any of them; a number: numerically equal), renumbered."""
+    mask = pd.Series(True, index=frame.index)
+    for column, value in where.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            mask &= pd.to_numeric(frame[column], errors="coerce") == float(value)
+            continue
+        values = tuple(map(str, value)) if isinstance(value, tuple) else (str(value),)
+        mask &= frame[column].astype(str).isin(values)
+    return frame[mask].reset_index(drop=True)
+
+
+def first_where(frame: pd.DataFrame | None, **where: object) -> pd.Series | None:
+    """The first row `rows_where` finds; None when there is none (or no frame)."""
+    if frame is None:
+        return None
+    rows = rows_where(frame, **where)
+    return rows.iloc[0] if len(rows) else None
+
+
 def crosstab_by_sex(
     counts: pd.DataFrame,
     *,

@@ -30,6 +30,7 @@ from reports.inputs import RESULTS_SCHEMA, ReportInputs
 from reports.labels import SEX_PLURAL_SV, SEX_SINGULAR_SV
 from reports.outputs import declaration, instance_id
 from reports.sections import RenderContext, Section, register
+from reports.sections._build import first_where
 from reports.views import DataCell, HeaderCell, Row, RowGroup, TableView
 
 ITS = "interrupted_time_series"
@@ -43,7 +44,10 @@ TERMS_SV = (
     ("trend", "Trend per år före lagen (kvot)"),
     ("pandemic", "Pandemiperioden (kvot)"),
 )
-VARIANCE_SV = {"quasi_poisson": "huvudanalys", "newey_west": "Newey–West"}
+# (adjustment, variance, heading): the main analysis compares spells of the same make-up
+MODELS_SV = (("case_mix", "quasi_poisson", "Huvudanalys: justerad för sjukfallens sammansättning"),
+             ("crude", "quasi_poisson", "Ojusterad andel"),
+             ("crude", "newey_west", "Ojusterad andel, Newey–West-fel"))
 
 
 def _title(population: object) -> str:
@@ -61,7 +65,7 @@ def collect(inputs: ReportInputs) -> Sequence[Output]:
     model = frame[frame["estimand"] != "monthly_share"].reset_index(drop=True)
     if len(model):
         outputs.append(ModelOutput(declaration("tidsserie"), model, output_id=MODEL_ID,
-                                   label_columns=("horizon_days", "variance"), unpublished_columns=("n_persons", "n_events")))
+                                   label_columns=("horizon_days", "variance", "adjustment"), unpublished_columns=("n_persons", "n_events")))
     monthly = frame[frame["estimand"] == "monthly_share"].reset_index(drop=True)
     if len(monthly):
         outputs.append(ModelOutput(declaration("tidsserie"), monthly, output_id=MONTHLY_ID,
@@ -71,21 +75,6 @@ def collect(inputs: ReportInputs) -> Sequence[Output]:
                                    estimates_reveal_counts=True, additive_labels=(("sex", "all", tuple(SEXES)),)))
         outputs.append(FigureOutput(declaration("figur_tidsserie"), (MONTHLY_ID,), FIGURE_ID))
     return outputs
-
-
-def _summary(ctx: RenderContext, output_id: str) -> pd.DataFrame | None:
-    checked = ctx.get(output_id)
-    if checked is None or checked.is_blocked:
-        return None
-    return checked.table("summary")
-
-
-def _row(frame: pd.DataFrame, **where: object) -> pd.Series | None:
-    mask = pd.Series(True, index=frame.index)
-    for column, value in where.items():
-        mask &= frame[column].astype(str) == str(value)
-    hit = frame[mask]
-    return None if hit.empty else hit.iloc[0]
 
 
 def _ratio_ci(r: pd.Series | None) -> str:
@@ -98,17 +87,20 @@ def _model_table(ctx: RenderContext, model: pd.DataFrame) -> TableView:
     horizons = sorted({int(h) for h in model["horizon_days"].dropna()})
     header = (HeaderCell("Förändring"), *(HeaderCell(f"{_title(p)}, {h} dagar (95 % KI)") for h in horizons for p in POPULATIONS))
     groups = []
-    for variance, variance_sv in VARIANCE_SV.items():
+    for adjustment, variance, heading in MODELS_SV:
         body = []
         for term, label in TERMS_SV:
-            cells = tuple(DataCell(_ratio_ci(_row(model, term=term, variance=variance, sex=p, horizon_days=h)), "interval")
+            cells = tuple(DataCell(_ratio_ci(first_where(model, term=term, variance=variance, adjustment=adjustment,
+                                                         sex=p, horizon_days=h)), "interval")
                           for h in horizons for p in POPULATIONS)
             body.append(Row(label, cells))
-        groups.append(RowGroup(f"Standardfel: {variance_sv}", tuple(body)))
+        groups.append(RowGroup(heading, tuple(body)))
     out = ctx.get(MODEL_ID)
     notes = ["Kvoter av andelar med 95 % konfidensintervall. En nivåkvot på 1 betyder att andelen inte ändrades när "
              "lagen trädde i kraft den 1 februari 2020; en trendkvot på 1 att den årliga trenden inte ändrades. Modellen "
-             "tar hänsyn till trenden före lagen, kalendermånaden och pandemiperioden. Huvudanalysens standardfel tillåter "
+             "tar hänsyn till trenden före lagen, kalendermånaden och pandemiperioden. Huvudanalysen jämför dessutom "
+             "sjukfall med samma ålder, kön, diagnosgrupp, sysselsättning, tidigare sjukskrivning, omfattning, "
+             "utbildning och födelseland, eftersom sammansättningen av sjukfallen ändras över tid. Standardfelen tillåter "
              "överspridning (kvasi-Poisson); Newey–West-felen tillåter dessutom att närliggande månader liknar varandra."]
     if out is not None and out.n_suppressed:
         notes.append(SUPPRESSED_NOTE)
@@ -117,7 +109,7 @@ def _model_table(ctx: RenderContext, model: pd.DataFrame) -> TableView:
 
 
 def render(ctx: RenderContext) -> Markup:
-    model, monthly = _summary(ctx, MODEL_ID), _summary(ctx, MONTHLY_ID)
+    model, monthly = ctx.summary(MODEL_ID), ctx.summary(MONTHLY_ID)
     if model is None and monthly is None:
         return ctx.render("sections/fore_efter.html.j2", missing=True)
     text: dict = {}
@@ -127,9 +119,9 @@ def render(ctx: RenderContext) -> Markup:
         text["horizon"] = format_number(h)
         text["level"] = [(SEX_SINGULAR_SV.get(p, "samtliga") if p != "all" else "samtliga",
                           ctx.cite(MODEL_ID, f"Före och efter lagen: nivåkvot, {h} dagar, {p}",
-                                   _ratio_ci(_row(model, term="law_level", variance="quasi_poisson", sex=p, horizon_days=h))))
-                         for p in POPULATIONS if _row(model, term="law_level", variance="quasi_poisson", sex=p, horizon_days=h) is not None]
-        r = _row(model, term="law_level", variance="quasi_poisson", sex="all", horizon_days=h)
+                                   _ratio_ci(first_where(model, term="law_level", adjustment="case_mix", sex=p, horizon_days=h))))
+                         for p in POPULATIONS if first_where(model, term="law_level", adjustment="case_mix", sex=p, horizon_days=h) is not None]
+        r = first_where(model, term="law_level", adjustment="case_mix", sex="all", horizon_days=h)
         text["level_clear"] = (r is not None and not is_missing(r["conf_low"])
                                and (float(r["conf_low"]) > 1 or float(r["conf_high"]) < 1))
     figure = None

@@ -41,6 +41,7 @@ from reports.formatting import SUPPRESSED_NOTE, format_interval, format_number, 
 from reports.labels import SEX_PLURAL_SV, SEX_SINGULAR_SV, value_label
 from reports.outputs import declaration, instance_id
 from reports.sections import RenderContext, Section, register
+from reports.sections._build import first_where, rows_where
 from reports.sections.timing import SECTION as TIMING_SECTION
 from reports.views import DataCell, HeaderCell, Row, RowGroup, TableView
 
@@ -76,18 +77,6 @@ def _read(inputs) -> pd.DataFrame | None:
     return frame if len(frame) else None
 
 
-def _rows(frame: pd.DataFrame, **where: object) -> pd.DataFrame:
-    """Rows whose columns equal the values (a tuple: any of them; a number: numerically equal), renumbered."""
-    mask = pd.Series(True, index=frame.index)
-    for column, value in where.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            mask &= pd.to_numeric(frame[column], errors="coerce") == float(value)
-            continue
-        values = tuple(map(str, value)) if isinstance(value, tuple) else (str(value),)
-        mask &= frame[column].astype(str).isin(values)
-    return frame[mask].reset_index(drop=True)
-
-
 # --- collect --------------------------------------------------------------------------------------
 
 
@@ -113,7 +102,7 @@ def collect(inputs) -> Sequence[Output]:
             (SEQUENCE_ID, ("first_info4_after_gc001", "first_avst_after_gc001", "avst_vs_gc001"), ("measure", "term", "day")),
             (AF_ID, ("af_registered_at_start", "af_registration", "af_registration_coordination_rr"), ("measure", "term", "day")),
             (RTW_ID, ("rtw_collaboration_rr",), ("measure", "term"))):
-        rows = _rows(frame, measure=measures)
+        rows = rows_where(frame, measure=measures)
         if len(rows):
             outputs.append(_model(rows, output_id, labels))
     return outputs
@@ -122,24 +111,10 @@ def collect(inputs) -> Sequence[Output]:
 # --- render helpers -------------------------------------------------------------------------------
 
 
-def _summary(ctx: RenderContext, output_id: str) -> pd.DataFrame | None:
-    checked = ctx.get(output_id)
-    if checked is None or checked.is_blocked:
-        return None
-    return checked.table("summary")
-
-
-def _one(frame: pd.DataFrame | None, **where: object) -> pd.Series | None:
-    if frame is None:
-        return None
-    d = _rows(frame, **where)
-    return d.iloc[0] if len(d) else None
-
-
 def _pop(frame: pd.DataFrame | None, population: str, **where: object) -> pd.Series | None:
     if population == "all":
-        return _one(frame, sex="all", subgroup="all", **where)
-    return _one(frame, sex=population, subgroup="sex", **where)
+        return first_where(frame, sex="all", subgroup="all", **where)
+    return first_where(frame, sex=population, subgroup="sex", **where)
 
 
 def _title(population: str) -> str:
@@ -179,7 +154,7 @@ def _ids(*outputs: CheckedOutput | None) -> tuple[str, ...]:
 
 
 def _regions(frame: pd.DataFrame) -> list[str]:
-    levels = list(dict.fromkeys(_rows(frame, sex="all", subgroup=REGION)["level"].astype(str)))
+    levels = list(dict.fromkeys(rows_where(frame, sex="all", subgroup=REGION)["level"].astype(str)))
     return sorted(levels, key=lambda c: value_label(REGION, c))
 
 
@@ -215,10 +190,10 @@ def _region_table(ctx: RenderContext, events: pd.DataFrame, participation: pd.Da
     rows = []
     for level in levels:
         def rate(measure: str, term: str) -> pd.Series | None:
-            return _one(events, sex="all", subgroup=REGION, level=level, measure=measure, term=term)
+            return first_where(events, sex="all", subgroup=REGION, level=level, measure=measure, term=term)
 
         def share(term: str) -> pd.Series | None:
-            return _one(participation, sex="all", subgroup=REGION, level=level, term=term)
+            return first_where(participation, sex="all", subgroup=REGION, level=level, term=term)
         rows.append(Row(value_label(REGION, level), (
             DataCell(_number(rate("rate_per_1000_eligible", "AVST"), 0), "number"),
             DataCell(_number(rate("rate_per_1000_eligible", "INFO4"), 0), "number"),
@@ -328,8 +303,8 @@ def _texts(ctx: RenderContext, events, participation, sequence, af, rtw) -> dict
             r = _pop(sequence, "all", measure=measure, day=90)
             if r is not None and not is_missing(r["estimate"]):
                 t[key] = ctx.cite(SEQUENCE_ID, f"Samverkan: {SEQUENCE_SV[measure]} inom 90 dagar", _share_ci(r))
-        before = _one(sequence, sex="all", measure="avst_vs_gc001", level="before")
-        after = _one(sequence, sex="all", measure="avst_vs_gc001", level="after")
+        before = first_where(sequence, sex="all", measure="avst_vs_gc001", level="before")
+        after = first_where(sequence, sex="all", measure="avst_vs_gc001", level="after")
         if before is not None and after is not None and not is_missing(before["estimate"]) and not is_missing(after["estimate"]):
             t["before"] = ctx.cite(SEQUENCE_ID, "Samverkan: första mötet före första GC001", _pct(before["estimate"]))
             t["after"] = ctx.cite(SEQUENCE_ID, "Samverkan: första mötet efter första GC001", _pct(after["estimate"]))
@@ -363,8 +338,8 @@ def _texts(ctx: RenderContext, events, participation, sequence, af, rtw) -> dict
 def render(ctx: RenderContext) -> Markup:
     if not any(ctx.get(i) is not None for i in ALL_IDS):
         return ctx.render("sections/collaboration.html.j2", missing=True)
-    events, participation = _summary(ctx, EVENTS_ID), _summary(ctx, PARTICIPATION_ID)
-    sequence, af, rtw = _summary(ctx, SEQUENCE_ID), _summary(ctx, AF_ID), _summary(ctx, RTW_ID)
+    events, participation = ctx.summary(EVENTS_ID), ctx.summary(PARTICIPATION_ID)
+    sequence, af, rtw = ctx.summary(SEQUENCE_ID), ctx.summary(AF_ID), ctx.summary(RTW_ID)
     tables = {
         "events": _events_table(ctx, events) if events is not None else None,
         "regions": _region_table(ctx, events, participation) if events is not None else None,

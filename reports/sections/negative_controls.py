@@ -31,6 +31,7 @@ from reports.formatting import SUPPRESSED_NOTE, format_interval, format_number, 
 from reports.labels import SEX_PLURAL_SV, SEX_SINGULAR_SV, value_label
 from reports.outputs import declaration, instance_id
 from reports.sections import RenderContext, Section, register
+from reports.sections._build import first_where
 from reports.views import DataCell, HeaderCell, Row, RowGroup, TableView
 
 NEGATIVE, CALIBRATION = "negative_controls", "calibration"
@@ -100,25 +101,8 @@ def collect(inputs) -> Sequence[Output]:
 # --- render ---------------------------------------------------------------------------------------
 
 
-def _summary(ctx: RenderContext, output_id: str) -> pd.DataFrame | None:
-    checked = ctx.get(output_id)
-    if checked is None or checked.is_blocked:
-        return None
-    return checked.table("summary")
-
-
-def _one(frame: pd.DataFrame | None, **where: object) -> pd.Series | None:
-    if frame is None:
-        return None
-    mask = pd.Series(True, index=frame.index)
-    for column, value in where.items():
-        mask &= frame[column].astype(str) == str(value)
-    rows = frame[mask]
-    return rows.iloc[0] if len(rows) else None
-
-
 def _population(frame: pd.DataFrame | None, population: str, **where: object) -> pd.Series | None:
-    return _one(frame, sex=population, subgroup="all" if population == "all" else "sex", **where)
+    return first_where(frame, sex=population, subgroup="all" if population == "all" else "sex", **where)
 
 
 def _ratio_ci(r: pd.Series | None, prefix: str = "") -> str:
@@ -266,7 +250,7 @@ def _main_words(ctx: RenderContext, calibrated: pd.DataFrame | None) -> list[str
 def render(ctx: RenderContext) -> Markup:
     if not any(ctx.get(i) is not None for i in ALL_IDS):
         return ctx.render("sections/negative_controls.html.j2", missing=True)
-    controls, nulls, calibrated = (_summary(ctx, i) for i in ALL_IDS)
+    controls, nulls, calibrated = (ctx.summary(i) for i in ALL_IDS)
     tables = {"controls": None if controls is None else _controls_table(ctx, controls),
               "null": None if nulls is None else _null_table(ctx, nulls),
               "calibrated": None if calibrated is None else _calibrated_table(ctx, calibrated)}

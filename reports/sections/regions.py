@@ -216,13 +216,6 @@ def collect(inputs: ReportInputs) -> Sequence[Output]:
 # --- render ---------------------------------------------------------------------------------------
 
 
-def _summary(ctx: RenderContext, output_id: str) -> pd.DataFrame | None:
-    checked = ctx.get(output_id)
-    if checked is None or checked.is_blocked:
-        return None
-    return checked.table("summary")
-
-
 def _pick(frame: pd.DataFrame, **where: object) -> pd.DataFrame:
     mask = pd.Series(True, index=frame.index)
     for column, value in where.items():
@@ -531,8 +524,8 @@ def render(ctx: RenderContext) -> Markup:
     uptake_out = ctx.get(UPTAKE_ID)
     if uptake_out is None:
         return ctx.render("sections/regions.html.j2", missing=True)
-    uptake = _summary(ctx, UPTAKE_ID)
-    gaps, rtw, variation = _summary(ctx, GAPS_ID), _summary(ctx, RTW_ID), _summary(ctx, VARIATION_ID)
+    uptake = ctx.summary(UPTAKE_ID)
+    gaps, rtw, variation = ctx.summary(GAPS_ID), ctx.summary(RTW_ID), ctx.summary(VARIATION_ID)
     figures = []
     if uptake is not None:
         panels = [(_population_title(p), _funnel_panel(uptake, p)) for p in POPULATIONS]

@@ -34,6 +34,7 @@ from reports.inputs import RESULTS_SCHEMA, ReportInputs
 from reports.labels import value_label
 from reports.outputs import declaration, instance_id
 from reports.sections import RenderContext, Section, register
+from reports.sections._build import first_where, rows_where
 from reports.sections.timing import SECTION as TIMING_SECTION
 from reports.views import DataCell, HeaderCell, Row, RowGroup, TableView
 
@@ -66,14 +67,6 @@ def _read(inputs: ReportInputs) -> pd.DataFrame | None:
     return frame if len(frame) else None
 
 
-def _rows(frame: pd.DataFrame, **where: object) -> pd.DataFrame:
-    mask = pd.Series(True, index=frame.index)
-    for column, value in where.items():
-        values = tuple(map(str, value)) if isinstance(value, tuple) else (str(value),)
-        mask &= frame[column].astype(str).isin(values)
-    return frame[mask].reset_index(drop=True)
-
-
 def _tidy(rows: pd.DataFrame, estimand: str | None = None) -> pd.DataFrame:
     """The rows with ``measure`` = their estimand (and the estimand renamed, e.g. to ``share``)."""
     out = rows.assign(measure=rows["estimand"].astype(str))
@@ -91,22 +84,22 @@ def collect(inputs: ReportInputs) -> Sequence[Output]:
     if survey is None:
         return []
     outputs: list[Output] = []
-    response = _rows(survey, estimand="response_rate", subgroup=("all", "care_level", REGION))
+    response = rows_where(survey, estimand="response_rate", subgroup=("all", "care_level", REGION))
     if len(response) and response["estimate"].notna().any():
         outputs.append(ModelOutput(declaration("enkatmodell"), _tidy(response), output_id=RESPONSE_ID,
                                    event_based=False, label_columns=LABELS, unpublished_columns=("n_persons", "n_events")))
     agree = pd.concat([
-        _rows(survey, estimand="share_agree", subgroup="all"),
-        _rows(survey, estimand="share_agree", subgroup=("care_level", REGION), weighting="weighted"),
+        rows_where(survey, estimand="share_agree", subgroup="all"),
+        rows_where(survey, estimand="share_agree", subgroup=("care_level", REGION), weighting="weighted"),
     ], ignore_index=True)
     if len(agree):
         outputs.append(ModelOutput(declaration("enkatmodell"), _tidy(agree, "share"), output_id=AGREE_ID,
                                    label_columns=LABELS, unpublished_columns=("n_persons", "n_events")))
-    ecological = _rows(survey, estimand="ecological")
+    ecological = rows_where(survey, estimand="ecological")
     register_rows = ecological[ecological["term"].astype(str).isin(REGISTER_TERMS)].reset_index(drop=True)
     index = pd.concat([
-        _rows(survey, estimand="collaboration_index", subgroup=("all", REGION), weighting="weighted"),
-        _rows(survey, estimand=("cronbach_alpha", "rao_scott")),
+        rows_where(survey, estimand="collaboration_index", subgroup=("all", REGION), weighting="weighted"),
+        rows_where(survey, estimand=("cronbach_alpha", "rao_scott")),
         ecological[~ecological["term"].astype(str).isin(REGISTER_TERMS)],
     ], ignore_index=True)
     if len(register_rows):
@@ -121,20 +114,6 @@ def collect(inputs: ReportInputs) -> Sequence[Output]:
 
 
 # --- render ---------------------------------------------------------------------------------------
-
-
-def _summary(ctx: RenderContext, output_id: str) -> pd.DataFrame | None:
-    checked = ctx.get(output_id)
-    if checked is None or checked.is_blocked:
-        return None
-    return checked.table("summary")
-
-
-def _one(frame: pd.DataFrame | None, **where: object) -> pd.Series | None:
-    if frame is None:
-        return None
-    d = _rows(frame, **where)
-    return d.iloc[0] if len(d) else None
 
 
 def _pct(value: object) -> str:
@@ -173,18 +152,18 @@ def _ids(*outputs: CheckedOutput | None) -> tuple[str, ...]:
 
 
 def _regions(frame: pd.DataFrame, **where: object) -> list[str]:
-    levels = set(_rows(frame, subgroup=REGION, **where)["level"].astype(str))
+    levels = set(rows_where(frame, subgroup=REGION, **where)["level"].astype(str))
     return sorted(levels, key=lambda c: value_label("home_region_code", c))
 
 
 def _response_table(ctx: RenderContext, response: pd.DataFrame) -> TableView:
-    groups = [RowGroup("", (Row("Samtliga", (DataCell(_pct(_one(response, subgroup="all")["estimate"]
-                                                               if _one(response, subgroup="all") is not None else None), "percent"),)),))]
+    groups = [RowGroup("", (Row("Samtliga", (DataCell(_pct(first_where(response, subgroup="all")["estimate"]
+                                                               if first_where(response, subgroup="all") is not None else None), "percent"),)),))]
     groups.append(RowGroup("Vårdnivå", tuple(
-        Row(CARE_LEVELS_SV[lv], (DataCell(_pct(r["estimate"] if (r := _one(response, subgroup="care_level", level=lv)) is not None else None), "percent"),))
+        Row(CARE_LEVELS_SV[lv], (DataCell(_pct(r["estimate"] if (r := first_where(response, subgroup="care_level", level=lv)) is not None else None), "percent"),))
         for lv in CARE_LEVELS_SV)))
     groups.append(RowGroup("Region", tuple(
-        Row(value_label("home_region_code", c), (DataCell(_pct(_one(response, subgroup=REGION, level=c)["estimate"]), "percent"),))
+        Row(value_label("home_region_code", c), (DataCell(_pct(first_where(response, subgroup=REGION, level=c)["estimate"]), "percent"),))
         for c in _regions(response))))
     out = ctx.get(RESPONSE_ID)
     return TableView("tabell-enkat-svar", "Andel av de inbjudna som svarade på enkäten (svarsfrekvens, AAPOR RR1), samtliga, "
@@ -197,11 +176,11 @@ def _agree_table(ctx: RenderContext, agree: pd.DataFrame, index: pd.DataFrame | 
               *(HeaderCell(v) for v in CARE_LEVELS_SV.values()))
     rows = []
     for item, label in ITEMS_SV.items():
-        cells = [DataCell(_share_ci(_one(agree, term=item, subgroup="all", weighting="weighted")), "interval"),
-                 DataCell(_pct(r["estimate"]) if (r := _one(agree, term=item, subgroup="all", weighting="unweighted")) is not None
+        cells = [DataCell(_share_ci(first_where(agree, term=item, subgroup="all", weighting="weighted")), "interval"),
+                 DataCell(_pct(r["estimate"]) if (r := first_where(agree, term=item, subgroup="all", weighting="unweighted")) is not None
                           else format_percent(None), "percent")]
         for lv in CARE_LEVELS_SV:
-            r = _one(agree, term=item, subgroup="care_level", level=lv)
+            r = first_where(agree, term=item, subgroup="care_level", level=lv)
             cells.append(DataCell(_share_ci(r), "interval"))
         rows.append(Row(label, tuple(cells)))
     out = ctx.get(AGREE_ID)
@@ -219,7 +198,7 @@ def _tests_table(ctx: RenderContext, index: pd.DataFrame) -> TableView | None:
     """Rao–Scott tests of differences between regions and between care levels per item (a table of its own: width)."""
     rows = []
     for item, label in ITEMS_SV.items():
-        found = [_one(index, measure="rao_scott", term=item, subgroup=dim) for dim in (REGION, "care_level")]
+        found = [first_where(index, measure="rao_scott", term=item, subgroup=dim) for dim in (REGION, "care_level")]
         if all(r is None for r in found):
             continue
         rows.append(Row(label, tuple(DataCell(_p(r["p_holm"] if r is not None else None), "p") for r in found)))
@@ -245,10 +224,10 @@ def _region_table(ctx: RenderContext, agree: pd.DataFrame | None, index: pd.Data
               HeaderCell("Åter i arbete inom 180 dagar"))
     rows = []
     for c in regions:
-        idx = _one(index, measure="ecological", term="region_index", level=c)
-        fk = _one(agree, term="F1_FK", subgroup=REGION, level=c) if agree is not None else None
-        up = _one(register, measure="ecological", term="region_uptake", level=c)
-        rtw = _one(register, measure="ecological", term="region_rtw", level=c)
+        idx = first_where(index, measure="ecological", term="region_index", level=c)
+        fk = first_where(agree, term="F1_FK", subgroup=REGION, level=c) if agree is not None else None
+        up = first_where(register, measure="ecological", term="region_uptake", level=c)
+        rtw = first_where(register, measure="ecological", term="region_rtw", level=c)
         rows.append(Row(value_label("home_region_code", c), (
             DataCell(_number_ci(idx), "interval"), DataCell(_share_ci(fk), "interval"),
             DataCell(_pct(up["estimate"] if up is not None else None), "percent"),
@@ -266,30 +245,30 @@ def _region_table(ctx: RenderContext, agree: pd.DataFrame | None, index: pd.Data
 
 def _texts(ctx: RenderContext, response, agree, index) -> dict:
     t: dict = {}
-    if response is not None and (r := _one(response, subgroup="all")) is not None and not is_missing(r["estimate"]):
+    if response is not None and (r := first_where(response, subgroup="all")) is not None and not is_missing(r["estimate"]):
         t["response"] = ctx.cite(RESPONSE_ID, "Enkät: svarsfrekvens, samtliga", _pct(r["estimate"]))
         levels = [(CARE_LEVELS_SV[lv], x) for lv in CARE_LEVELS_SV
-                  if (x := _one(response, subgroup="care_level", level=lv)) is not None and not is_missing(x["estimate"])]
+                  if (x := first_where(response, subgroup="care_level", level=lv)) is not None and not is_missing(x["estimate"])]
         if levels:
             lo, hi = min(levels, key=lambda p: p[1]["estimate"]), max(levels, key=lambda p: p[1]["estimate"])
             t["response_range"] = (hi[0].lower(), ctx.cite(RESPONSE_ID, f"Enkät: svarsfrekvens, {hi[0]}", _pct(hi[1]["estimate"])),
                                    lo[0].lower(), ctx.cite(RESPONSE_ID, f"Enkät: svarsfrekvens, {lo[0]}", _pct(lo[1]["estimate"])))
     if agree is not None:
-        fk_w = _one(agree, term="F1_FK", subgroup="all", weighting="weighted")
-        fk_u = _one(agree, term="F1_FK", subgroup="all", weighting="unweighted")
+        fk_w = first_where(agree, term="F1_FK", subgroup="all", weighting="weighted")
+        fk_u = first_where(agree, term="F1_FK", subgroup="all", weighting="unweighted")
         if fk_w is not None and not is_missing(fk_w["estimate"]):
             t["fk"] = ctx.cite(AGREE_ID, "Enkät: instämmer om FK, viktat", _share_ci(fk_w))
         if fk_u is not None and not is_missing(fk_u["estimate"]):
             t["fk_unweighted"] = ctx.cite(AGREE_ID, "Enkät: instämmer om FK, oviktat", _pct(fk_u["estimate"]))
     if index is not None:
-        a = _one(index, measure="cronbach_alpha")
+        a = first_where(index, measure="cronbach_alpha")
         if a is not None and not is_missing(a["estimate"]):
             t["alpha"] = ctx.cite(INDEX_ID, "Enkät: Cronbachs alfa", _number_ci(a))
-        i = _one(index, measure="collaboration_index", subgroup="all")
+        i = first_where(index, measure="collaboration_index", subgroup="all")
         if i is not None and not is_missing(i["estimate"]):
             t["index"] = ctx.cite(INDEX_ID, "Enkät: samverkansindex, samtliga", _number_ci(i))
         for key, term in (("rho_uptake", "spearman_index_uptake"), ("rho_rtw", "spearman_index_rtw")):
-            r = _one(index, measure="ecological", term=term)
+            r = first_where(index, measure="ecological", term=term)
             if r is not None and not is_missing(r["estimate"]):
                 t[key] = ctx.cite(INDEX_ID, f"Enkät: Spearman {term}", _number_ci(r))
     return t
@@ -298,8 +277,8 @@ def _texts(ctx: RenderContext, response, agree, index) -> dict:
 def render(ctx: RenderContext) -> Markup:
     if not any(ctx.get(i) is not None for i in ALL_IDS):
         return ctx.render("sections/survey.html.j2", missing=True)
-    response, agree, index = _summary(ctx, RESPONSE_ID), _summary(ctx, AGREE_ID), _summary(ctx, INDEX_ID)
-    register = _summary(ctx, REGISTER_ID)
+    response, agree, index = ctx.summary(RESPONSE_ID), ctx.summary(AGREE_ID), ctx.summary(INDEX_ID)
+    register = ctx.summary(REGISTER_ID)
     tables = {
         "response": _response_table(ctx, response) if response is not None else None,
         "agree": _agree_table(ctx, agree, index) if agree is not None else None,

@@ -44,7 +44,7 @@ from reports.inputs import RESULTS_SCHEMA, ReportInputs
 from reports.labels import NEED_GAP_SV, SEX_PLURAL_SV, SEX_SINGULAR_SV, TIMING_MEASURE_SV, need_group_label, strategy_label, value_label
 from reports.outputs import declaration, instance_id
 from reports.sections import RenderContext, Section, register
-from reports.sections._build import TOTAL, counts_shared_with_tables, units_by_sex_tables
+from reports.sections._build import TOTAL, counts_shared_with_tables, first_where, rows_where, units_by_sex_tables
 from reports.views import DataCell, HeaderCell, Row, RowGroup, TableView, count_cell
 
 TIMING, NEED, STRATEGIES, CURVES = "coordination_timing", "coordination_need", "coordination_timing_strategies", "cif_curves"
@@ -89,18 +89,6 @@ def _population_title(population: object) -> str:
     return "Samtliga" if str(population) == "all" else SEX_PLURAL_SV.get(str(population), str(population))
 
 
-def _rows(frame: pd.DataFrame, **where: object) -> pd.DataFrame:
-    """Rows whose columns equal the values (a tuple: any of them; a number: numerically equal), renumbered."""
-    mask = pd.Series(True, index=frame.index)
-    for column, value in where.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            mask &= pd.to_numeric(frame[column], errors="coerce") == float(value)
-            continue
-        values = tuple(map(str, value)) if isinstance(value, tuple) else (str(value),)
-        mask &= frame[column].astype(str).isin(values)
-    return frame[mask].reset_index(drop=True)
-
-
 # --- collect --------------------------------------------------------------------------------------
 
 
@@ -123,7 +111,7 @@ def _unmet_shared(shares: pd.DataFrame, tables: dict) -> tuple[SharedCount, ...]
 def _curve_output(curves: pd.DataFrame | None, analysis_id: str, output_id: str) -> CurveOutput | None:
     if curves is None or "analysis_id" not in curves.columns:
         return None
-    d = _rows(curves, analysis_id=analysis_id, subgroup=MAIN)
+    d = rows_where(curves, analysis_id=analysis_id, subgroup=MAIN)
     if d.empty:
         return None
     d = d.drop(columns=["analysis_id"])
@@ -137,35 +125,35 @@ def collect(inputs: ReportInputs) -> Sequence[Output]:
     outputs: list[Output] = []
     revealing = {"estimates_reveal_counts": True, "additive_labels": SEX_ADDS_UP}
     if timing is not None:
-        first = _rows(timing, measure=("cif_first_gc001", "median_day_first_gc001"))
+        first = rows_where(timing, measure=("cif_first_gc001", "median_day_first_gc001"))
         if len(first):
             outputs.append(_model("tidmodell", first, FIRST_ID, label_columns=("measure", "day"), **revealing))
-        chain = _rows(timing, measure=SUPPORT)
+        chain = rows_where(timing, measure=SUPPORT)
         if len(chain):
             outputs.append(_model("tidmodell", chain, CHAIN_ID, label_columns=("measure", "day"), **revealing))
-        dose = _rows(timing, measure="dose_gc001")
+        dose = rows_where(timing, measure="dose_gc001")
         if len(dose):
             outputs.append(_model("tidmodell", dose, DOSE_ID, label_columns=("measure",), **revealing))
         curve = _curve_output(curves, TIMING, FIRST_CURVE_ID)
         if curve is not None:
             outputs += [curve, FigureOutput(declaration("figur_tid_kurva"), (FIRST_CURVE_ID,), FIRST_FIGURE_ID)]
     if need is not None:
-        quality = _rows(need, measure=("need_model_auc", "need_calibration"))
+        quality = rows_where(need, measure=("need_model_auc", "need_calibration"))
         if len(quality):
             outputs.append(_model("behovsmodell", quality, NEED_MODEL_ID, label_columns=("measure",),
                                   statistic_columns=("predicted",)))
-        gradient = _rows(need, measure="uptake_by_need")
+        gradient = rows_where(need, measure="uptake_by_need")
         if len(gradient):
             outputs.append(_model("behovsmodell", gradient, GRADIENT_ID, label_columns=("measure",),
                                   statistic_columns=("predicted",), **revealing))
             outputs.append(FigureOutput(declaration("figur_behovsgradient"), (GRADIENT_ID,), GRADIENT_FIGURE_ID))
-        concentration = _rows(need, measure="concentration_index", subgroup=MAIN)  # per region: in the design only
+        concentration = rows_where(need, measure="concentration_index", subgroup=MAIN)  # per region: in the design only
         if len(concentration):
             outputs.append(_model("behovsmodell", concentration, CONCENTRATION_ID, label_columns=("measure",)))
-        gaps = _rows(need, measure="gap_at_equal_need", subgroup=MAIN)  # national gaps; per region only in the design
+        gaps = rows_where(need, measure="gap_at_equal_need", subgroup=MAIN)  # national gaps; per region only in the design
         if len(gaps):
             outputs.append(_model("behovsmodell", gaps, GAPS_ID, label_columns=("measure",)))
-        shares = _rows(need, measure="unmet_need", estimand="share")
+        shares = rows_where(need, measure="unmet_need", estimand="share")
         if len(shares):
             tables, links = _unmet_tables(shares)
             if tables:
@@ -175,7 +163,7 @@ def collect(inputs: ReportInputs) -> Sequence[Output]:
                                   shared_counts=_unmet_shared(shares, tables), count_columns=("n_spells",),
                                   unpublished_columns=("n_persons",), **revealing))
     if strategies is not None:
-        rows = _rows(strategies, subgroup=MAIN)
+        rows = rows_where(strategies, subgroup=MAIN)
         if len(rows):
             # 'horizon' only: a share of 0 % or 100 % then withholds every contrast at its horizon
             outputs.append(_model("strategimodell", rows, STRATEGY_ID, label_columns=("horizon",)))
@@ -188,25 +176,11 @@ def collect(inputs: ReportInputs) -> Sequence[Output]:
 # --- render helpers -------------------------------------------------------------------------------
 
 
-def _summary(ctx: RenderContext, output_id: str) -> pd.DataFrame | None:
-    checked = ctx.get(output_id)
-    if checked is None or checked.is_blocked:
-        return None
-    return checked.table("summary")
-
-
-def _one(frame: pd.DataFrame | None, **where: object) -> pd.Series | None:
-    if frame is None:
-        return None
-    d = _rows(frame, **where)
-    return d.iloc[0] if len(d) else None
-
-
 def _population_row(frame: pd.DataFrame | None, population: str, **where: object) -> pd.Series | None:
     """The row of everyone (subgroup 'all') or of women or men (subgroup 'sex')."""
     if population == "all":
-        return _one(frame, sex="all", subgroup="all", **where)
-    return _one(frame, sex=population, subgroup="sex", **where)
+        return first_where(frame, sex="all", subgroup="all", **where)
+    return first_where(frame, sex=population, subgroup="sex", **where)
 
 
 def _pct(value: object, decimals: int = 1) -> str:
@@ -268,7 +242,7 @@ def _ids(*outputs: CheckedOutput | None) -> tuple[str, ...]:
 
 
 def _levels(frame: pd.DataFrame, subgroup: str) -> list[str]:
-    levels = list(dict.fromkeys(_rows(frame, subgroup=subgroup)["level"].astype(str)))
+    levels = list(dict.fromkeys(rows_where(frame, subgroup=subgroup)["level"].astype(str)))
     if subgroup == REGION:
         return sorted(levels, key=lambda c: value_label(REGION, c))
     return levels
@@ -302,16 +276,16 @@ def _dimension_table(ctx: RenderContext, first: pd.DataFrame, dimensions: Sequen
     groups = []
     for dimension in dimensions:
         rows = []
-        for level in _levels(_rows(first, sex="all"), dimension):
+        for level in _levels(rows_where(first, sex="all"), dimension):
             def cif(day: int, sex: str = "all") -> pd.Series | None:
-                return _one(first, sex=sex, subgroup=dimension, level=level, measure="cif_first_gc001", day=day)
+                return first_where(first, sex=sex, subgroup=dimension, level=level, measure="cif_first_gc001", day=day)
             rows.append(Row(value_label(dimension, level), (
                 DataCell(_pct(None if cif(30) is None else cif(30)["estimate"]), "percent"),
                 DataCell(_share_ci(cif(90)), "interval"),
                 DataCell(_pct(None if cif(180) is None else cif(180)["estimate"]), "percent"),
                 DataCell(_pct(None if cif(90, "woman") is None else cif(90, "woman")["estimate"]), "percent"),
                 DataCell(_pct(None if cif(90, "man") is None else cif(90, "man")["estimate"]), "percent"),
-                DataCell(_day(_one(first, sex="all", subgroup=dimension, level=level, measure="median_day_first_gc001")), "number"),
+                DataCell(_day(first_where(first, sex="all", subgroup=dimension, level=level, measure="median_day_first_gc001")), "number"),
             )))
         if rows:  # one dimension needs no heading: the caption names it
             groups.append(RowGroup(_dimension_title(dimension) if len(dimensions) > 1 else "", tuple(rows)))
@@ -347,15 +321,15 @@ def _chain_table(ctx: RenderContext, chain: pd.DataFrame) -> TableView:
 
 
 def _chain_region_table(ctx: RenderContext, chain: pd.DataFrame) -> TableView | None:
-    levels = _levels(_rows(chain, sex="all"), REGION)
+    levels = _levels(rows_where(chain, sex="all"), REGION)
     if not levels:
         return None
     header = (HeaderCell("Hemregion"), HeaderCell("Plan inom 30 dagar"),
               *(HeaderCell(f"FK informerad eller möte inom 90 dagar, {SEX_SINGULAR_SV[p]}") for p in POPULATIONS))
     rows = []
     for level in levels:
-        plan = _one(chain, sex="all", subgroup=REGION, level=level, measure="plan_dv077")
-        fk = [_one(chain, sex=p, subgroup=REGION, level=level, measure="fk_informed_or_meeting") for p in POPULATIONS]
+        plan = first_where(chain, sex="all", subgroup=REGION, level=level, measure="plan_dv077")
+        fk = [first_where(chain, sex=p, subgroup=REGION, level=level, measure="fk_informed_or_meeting") for p in POPULATIONS]
         rows.append(Row(value_label(REGION, level), (DataCell(_pct(None if plan is None else plan["estimate"]), "percent"),
                                                      *(DataCell(_pct(None if r is None else r["estimate"]), "percent") for r in fk))))
     out = ctx.get(CHAIN_ID)
@@ -365,12 +339,12 @@ def _chain_region_table(ctx: RenderContext, chain: pd.DataFrame) -> TableView | 
 
 
 def _dose_table(ctx: RenderContext, dose: pd.DataFrame) -> TableView | None:
-    shares = _rows(dose, estimand="share", subgroup="dose")
+    shares = rows_where(dose, estimand="share", subgroup="dose")
     levels = list(dict.fromkeys(shares["level"].astype(str)))
     if not levels:
         return None
     header = (HeaderCell("Antal GC001 per koordinerat sjukfall"), *(HeaderCell(_population_title(p)) for p in POPULATIONS))
-    rows = [Row(level, tuple(DataCell(_pct(None if (r := _one(shares, sex=p, level=level)) is None else r["estimate"]), "percent")
+    rows = [Row(level, tuple(DataCell(_pct(None if (r := first_where(shares, sex=p, level=level)) is None else r["estimate"]), "percent")
                              for p in POPULATIONS)) for level in levels]
     for estimand, label in (("median", "Median (95 % KI)"), ("mean", "Medelvärde (95 % KI)")):
         cells = []
@@ -389,11 +363,11 @@ def _gradient_table(ctx: RenderContext, gradient: pd.DataFrame) -> TableView:
     header = (HeaderCell("Behovsdecil"), HeaderCell("Förväntad andel långa sjukfall"),
               *(HeaderCell(f"{_population_title(p)}: koordinerade inom 90 dagar (95 % KI)") for p in POPULATIONS))
     rows = []
-    for level in dict.fromkeys(_rows(gradient, sex="all")["level"].astype(str)):
-        everyone = _one(gradient, sex="all", level=level)
+    for level in dict.fromkeys(rows_where(gradient, sex="all")["level"].astype(str)):
+        everyone = first_where(gradient, sex="all", level=level)
         predicted = None if everyone is None or "predicted" not in everyone.index else everyone["predicted"]
         rows.append(Row(need_group_label(level), (DataCell(_pct(predicted, 0), "percent"),
-                                                  *(DataCell(_share_ci(_one(gradient, sex=p, level=level)), "interval")
+                                                  *(DataCell(_share_ci(first_where(gradient, sex=p, level=level)), "interval")
                                                     for p in POPULATIONS))))
     out = ctx.get(GRADIENT_ID)
     return TableView("tabell-behov-gradient", "Andel koordinerade inom 90 dagar per behovsdecil, samtliga, kvinnor och män.",
@@ -427,7 +401,7 @@ def _gap_table(ctx: RenderContext, gaps: pd.DataFrame) -> TableView:
 def _unmet_table(ctx: RenderContext, unmet: pd.DataFrame) -> TableView | None:
     counts = ctx.get(UNMET_COUNTS_ID)
     tables = {} if counts is None or counts.is_blocked else {k: counts.table(k) for k in counts.table_keys}
-    levels = _levels(_rows(unmet, sex="all"), REGION)
+    levels = _levels(rows_where(unmet, sex="all"), REGION)
     if not levels:
         return None
     header = (HeaderCell("Hemregion", rowspan=2), *(HeaderCell(_population_title(p), colspan=3, scope="colgroup") for p in POPULATIONS))
@@ -437,7 +411,7 @@ def _unmet_table(ctx: RenderContext, unmet: pd.DataFrame) -> TableView | None:
         cells = []
         for p in POPULATIONS:
             table = tables.get(p)
-            r = (_one(unmet, sex=p, subgroup=REGION, level=level) if level != TOTAL else _population_row(unmet, p))
+            r = (first_where(unmet, sex=p, subgroup=REGION, level=level) if level != TOTAL else _population_row(unmet, p))
             in_table = table is not None and level in table.index
             cells += [count_cell(table.at[level, TOTAL] if in_table else None),
                       count_cell(table.at[level, UNMET] if in_table else None),
@@ -451,7 +425,7 @@ def _unmet_table(ctx: RenderContext, unmet: pd.DataFrame) -> TableView | None:
 
 def _strategy_table(ctx: RenderContext, strategies: pd.DataFrame) -> TableView | None:
     """Per population, horizon and strategy: the share back at work, and the difference and ratio against none within 90 days."""
-    risks = _rows(strategies, estimand="cumulative_incidence")
+    risks = rows_where(strategies, estimand="cumulative_incidence")
     arms = list(dict.fromkeys(risks["term"].astype(str)))
     if not arms:
         return None
@@ -518,7 +492,7 @@ def _texts(ctx: RenderContext, first, chain, dose, quality, concentration, gaps,
         median = _population_row(first, "all", measure="median_day_first_gc001")
         if median is not None and not is_missing(median["estimate"]):
             t["median"] = ctx.cite(FIRST_ID, "Tid: mediandag för första GC001, samtliga", _day(median))
-        d90 = _rows(first, sex="all", subgroup="diagnosis_group", measure="cif_first_gc001", day=90)
+        d90 = rows_where(first, sex="all", subgroup="diagnosis_group", measure="cif_first_gc001", day=90)
         d90 = d90[d90["estimate"].notna()]
         if len(d90) >= 2:
             hi, lo = d90.loc[d90["estimate"].astype(float).idxmax()], d90.loc[d90["estimate"].astype(float).idxmin()]
@@ -527,7 +501,7 @@ def _texts(ctx: RenderContext, first, chain, dose, quality, concentration, gaps,
                          f"{_lower_first(value_label('diagnosis_group', hi['level']))} ({_pct(hi['estimate'])})"),
                 ctx.cite(FIRST_ID, "Tid: lägst andel inom 90 dagar, diagnosgrupp",
                          f"{_lower_first(value_label('diagnosis_group', lo['level']))} ({_pct(lo['estimate'])})"))
-        r90 = _rows(first, sex="all", subgroup=REGION, measure="cif_first_gc001", day=90)
+        r90 = rows_where(first, sex="all", subgroup=REGION, measure="cif_first_gc001", day=90)
         r90 = r90[r90["estimate"].notna()]
         if len(r90) >= 2:
             t["region_range"] = (
@@ -553,13 +527,13 @@ def _texts(ctx: RenderContext, first, chain, dose, quality, concentration, gaps,
         if median is not None and not is_missing(median["estimate"]):
             t["dose_median"] = ctx.cite(DOSE_ID, "Dos: median antal GC001 per koordinerat sjukfall", format_number(median["estimate"]))
     if quality is not None:
-        auc = _rows(quality, sex="all", subgroup="all", estimand="auc")
+        auc = rows_where(quality, sex="all", subgroup="all", estimand="auc")
         auc = auc[auc["estimate"].notna()]
         if len(auc):
             r = auc.iloc[0]
             t["auc"] = ctx.cite(NEED_MODEL_ID, "Behov: behovsmodellens AUC, samtliga", _ratio_ci(r))
             t["auc_horizon"] = str(r["term"]).replace("need_", "")
-            slope = _one(quality, sex="all", subgroup="all", estimand="calibration_slope", term=r["term"])
+            slope = first_where(quality, sex="all", subgroup="all", estimand="calibration_slope", term=r["term"])
             if slope is not None and not is_missing(slope["estimate"]):
                 t["slope"] = ctx.cite(NEED_MODEL_ID, "Behov: kalibreringslutning, samtliga", _ratio_ci(slope))
     if concentration is not None:
@@ -590,7 +564,7 @@ def _texts(ctx: RenderContext, first, chain, dose, quality, concentration, gaps,
             t["unmet"] = ctx.cite(UNMET_ID, "Ouppfyllt behov: andel utan koordinering, riket", _share_ci(r["all"]))
             t["unmet_sex"] = [(SEX_SINGULAR_SV[s], ctx.cite(UNMET_ID, f"Ouppfyllt behov: andel, {SEX_SINGULAR_SV[s]}", _pct(r[s]["estimate"])))
                               for s in SEXES if r[s] is not None and not is_missing(r[s]["estimate"])]
-        regional = _rows(unmet, sex="all", subgroup=REGION)
+        regional = rows_where(unmet, sex="all", subgroup=REGION)
         regional = regional[regional["estimate"].notna()]
         if len(regional) >= 2:
             lo = regional.loc[regional["estimate"].astype(float).idxmin()]
@@ -612,9 +586,9 @@ def _strategy_texts(ctx: RenderContext, strategies: pd.DataFrame) -> list[dict]:
     """
     out = []
     for p in POPULATIONS:
-        for horizon in dict.fromkeys(_rows(strategies, estimand="risk_difference")["horizon"].astype(str)):
+        for horizon in dict.fromkeys(rows_where(strategies, estimand="risk_difference")["horizon"].astype(str)):
             kinds: dict[str, list[str]] = {"higher": [], "lower": [], "none": [], "uncertain": []}
-            terms = dict.fromkeys(_rows(strategies, estimand="risk_difference", horizon=horizon)["term"].astype(str))
+            terms = dict.fromkeys(rows_where(strategies, estimand="risk_difference", horizon=horizon)["term"].astype(str))
             for term in (t for t in terms if t.endswith(f"_vs_{COMPARATOR}")):
                 r = _population_row(strategies, p, term=term, estimand="risk_difference", horizon=horizon)
                 if r is None or is_missing(r["estimate"]):
@@ -637,10 +611,10 @@ def _strategy_texts(ctx: RenderContext, strategies: pd.DataFrame) -> list[dict]:
 def render(ctx: RenderContext) -> Markup:
     if not any(ctx.get(i) is not None for i in ALL_IDS):
         return ctx.render("sections/timing.html.j2", missing=True)
-    first, chain, dose = _summary(ctx, FIRST_ID), _summary(ctx, CHAIN_ID), _summary(ctx, DOSE_ID)
-    quality, gradient = _summary(ctx, NEED_MODEL_ID), _summary(ctx, GRADIENT_ID)
-    concentration, gaps, unmet = _summary(ctx, CONCENTRATION_ID), _summary(ctx, GAPS_ID), _summary(ctx, UNMET_ID)
-    strategies = _summary(ctx, STRATEGY_ID)
+    first, chain, dose = ctx.summary(FIRST_ID), ctx.summary(CHAIN_ID), ctx.summary(DOSE_ID)
+    quality, gradient = ctx.summary(NEED_MODEL_ID), ctx.summary(GRADIENT_ID)
+    concentration, gaps, unmet = ctx.summary(CONCENTRATION_ID), ctx.summary(GAPS_ID), ctx.summary(UNMET_ID)
+    strategies = ctx.summary(STRATEGY_ID)
     figures = {}
     curve, figure = ctx.get(FIRST_CURVE_ID), ctx.get(FIRST_FIGURE_ID)
     if curve is not None and figure is not None and not figure.is_blocked and not curve.is_blocked:
@@ -653,7 +627,7 @@ def render(ctx: RenderContext) -> Markup:
                     "och andra avslut räknas som konkurrerande händelser. Den prickade linjen är dag 90, lagens avsikt.")
     figure = ctx.get(GRADIENT_FIGURE_ID)
     if gradient is not None and figure is not None and not figure.is_blocked:
-        rows = _rows(gradient, sex=POPULATIONS)
+        rows = rows_where(gradient, sex=POPULATIONS)
         figures["gradient"] = gradient_figure(
             figure, ctx.get(GRADIENT_ID), figure_id="figur-behov-gradient", rows=rows, x_column="level",
             x_label=lambda g: str(g), series_column="sex", series_label=_population_title,

@@ -15,7 +15,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analyses.designs.interrupted_time_series import design_matrix, monthly_series, segmented_fit, wilson_interval
+from analyses.designs.interrupted_time_series import (
+    adjusted_fit,
+    design_matrix,
+    monthly_series,
+    segmented_fit,
+    wilson_interval,
+)
 from analyses.designs.specs import InterruptedTimeSeriesParameters, specs_from_table
 from koord.errors import StudyDefinitionError
 
@@ -87,3 +93,23 @@ def test_parameters_are_checked():
     with pytest.raises(StudyDefinitionError, match="law_date <= pandemic_from <= pandemic_to"):
         specs_from_table({"run": ["interrupted_time_series"],
                           "interrupted_time_series": {"pandemic_from": "2019-01-01"}})
+
+
+@pytest.mark.filterwarnings("ignore:Perfect separation")
+def test_case_mix_adjustment_removes_a_drift_that_is_not_the_law():
+    """Two kinds of spells with shares 0.5 and 0.8 and none of the law: the slow kind grows from 20 % to 80 % of
+    the spells in a curve, so the crude share bends at the law; within the kinds nothing changes."""
+    months = pd.date_range("2018-01-01", "2024-06-01", freq="MS")
+    w = np.clip((np.arange(len(months)) / (len(months) - 1)) ** 0.5, 0, 1) * 0.6 + 0.2  # share of the slow kind
+    rows = []
+    for i, m in enumerate(months):
+        for kind, share, n in (("slow", 0.5, 1000 * w[i]), ("fast", 0.8, 1000 * (1 - w[i]))):
+            rows.append({"month": m, "kind": kind, "n_spells": n, "n_back": n * share})
+    cells = pd.DataFrame(rows)
+    crude = cells.groupby("month", as_index=False)[["n_spells", "n_back"]].sum()
+    crude_fit = segmented_fit(crude, PARAMS)
+    assert abs(crude_fit["params"]["years_after_law"]) > 0.005  # the drift reads as a slope change
+    fit = adjusted_fit(cells, PARAMS, ("kind",))
+    for column in ("trend", "post", "years_after_law", "pandemic"):
+        assert fit["params"][column] == pytest.approx(0.0, abs=1e-8), column
+    assert np.exp(fit["params"]["kind_slow"]) == pytest.approx(0.5 / 0.8)
