@@ -9,7 +9,8 @@ import pandas as pd
 
 from data_schemas.tables import SEXES
 from koord.errors import ContractViolation
-from reports.disclosure import CellRef, CountTable, Equation, LinkedEquation, SharedCount, with_margins
+from reports.disclosure import CellRef, CheckedOutput, CountTable, Equation, LinkedEquation, SharedCount, with_margins
+from reports.formatting import SUPPRESSED_NOTE
 
 TOTAL = "Totalt"
 MISSING = "__saknas__"  # row label of NULL values, so the rows add up to the margin
@@ -37,6 +38,19 @@ def first_where(frame: pd.DataFrame | None, **where: object) -> pd.Series | None
         return None
     rows = rows_where(frame, **where)
     return rows.iloc[0] if len(rows) else None
+
+
+def table_notes(outputs: Sequence[CheckedOutput | None], *notes: str) -> tuple[str, ...]:
+    """The notes under a table: the given ones, then the symbol's explanation when a cell is withheld."""
+    out = list(notes)
+    if any(o is not None and o.n_suppressed for o in outputs):
+        out.append(SUPPRESSED_NOTE)
+    return tuple(out)
+
+
+def published_ids(*outputs: CheckedOutput | None) -> tuple[str, ...]:
+    """The ids of the checked outputs a table is read from (absent and blocked ones left out)."""
+    return tuple(o.output_id for o in outputs if o is not None and not o.is_blocked)
 
 
 def crosstab_by_sex(

@@ -37,11 +37,11 @@ from markupsafe import Markup
 from data_schemas.tables import SEXES
 from reports.disclosure import CheckedOutput, ModelOutput, Output
 from reports.inputs import RESULTS_SCHEMA
-from reports.formatting import SUPPRESSED_NOTE, format_interval, format_number, format_percent, is_missing
+from reports.formatting import format_interval, format_number, format_percent, is_missing
 from reports.labels import SEX_PLURAL_SV, SEX_SINGULAR_SV, value_label
 from reports.outputs import declaration, instance_id
 from reports.sections import RenderContext, Section, register
-from reports.sections._build import first_where, rows_where
+from reports.sections._build import first_where, published_ids, rows_where, table_notes
 from reports.sections.timing import SECTION as TIMING_SECTION
 from reports.views import DataCell, HeaderCell, Row, RowGroup, TableView
 
@@ -142,17 +142,6 @@ def _number(r: pd.Series | None, decimals: int) -> str:
     return format_number(None if r is None or is_missing(r["estimate"]) else r["estimate"], decimals)
 
 
-def _notes(outputs: Sequence[CheckedOutput | None], *notes: str) -> tuple[str, ...]:
-    out = list(notes)
-    if any(o is not None and o.n_suppressed for o in outputs):
-        out.append(SUPPRESSED_NOTE)
-    return tuple(out)
-
-
-def _ids(*outputs: CheckedOutput | None) -> tuple[str, ...]:
-    return tuple(o.output_id for o in outputs if o is not None and not o.is_blocked)
-
-
 def _regions(frame: pd.DataFrame) -> list[str]:
     levels = list(dict.fromkeys(rows_where(frame, sex="all", subgroup=REGION)["level"].astype(str)))
     return sorted(levels, key=lambda c: value_label(REGION, c))
@@ -175,9 +164,9 @@ def _events_table(ctx: RenderContext, events: pd.DataFrame) -> TableView:
     return TableView("tabell-samverkan-handelser", "Försäkringskassans samverkanshändelser under sjukfallet per 1 000 sjukfall "
                      "och per koordinerat sjukfall, samtliga, kvinnor och män. Sjukfall som pågick dag 14.",
                      (header,), (RowGroup("", tuple(rows)),),
-                     _notes([out], "Händelser daterade under sjukfallets uppföljning. Ett sjukfall kan ha flera händelser "
+                     table_notes([out], "Händelser daterade under sjukfallets uppföljning. Ett sjukfall kan ha flera händelser "
                                    "och en person flera sjukfall; intervallen tar hänsyn till det (klustrade på person)."),
-                     _ids(out))
+                     published_ids(out))
 
 
 def _region_table(ctx: RenderContext, events: pd.DataFrame, participation: pd.DataFrame | None) -> TableView | None:
@@ -205,8 +194,8 @@ def _region_table(ctx: RenderContext, events: pd.DataFrame, participation: pd.Da
                      "4 §-information per 1 000 sjukfall, 4 §-information per koordinerat sjukfall och andelen "
                      "avstämningsmöten där arbetsgivaren respektive Arbetsförmedlingen deltog, samtliga.",
                      (header,), (RowGroup("", tuple(rows)),),
-                     _notes(outs, "Skillnader mellan regioner kan bero på att regionerna registrerar koordinering (GC001) "
-                                  "olika fullständigt; se kapitlet om regionerna."), _ids(*outs))
+                     table_notes(outs, "Skillnader mellan regioner kan bero på att regionerna registrerar koordinering (GC001) "
+                                  "olika fullständigt; se kapitlet om regionerna."), published_ids(*outs))
 
 
 def _participation_table(ctx: RenderContext, participation: pd.DataFrame) -> TableView:
@@ -217,8 +206,8 @@ def _participation_table(ctx: RenderContext, participation: pd.DataFrame) -> Tab
     out = ctx.get(PARTICIPATION_ID)
     return TableView("tabell-samverkan-deltagande", "Vem deltog i avstämningsmötena: andel möten där vården, arbetsgivaren "
                      "och Arbetsförmedlingen deltog, samtliga, kvinnor och män.", (header,), (RowGroup("", tuple(rows)),),
-                     _notes([out], "Andel av de möten där deltagandet är registrerat (Wilsonintervall per möte). "
-                                   "Arbetsgivaren kan bara delta för den som har en arbetsgivare."), _ids(out))
+                     table_notes([out], "Andel av de möten där deltagandet är registrerat (Wilsonintervall per möte). "
+                                   "Arbetsgivaren kan bara delta för den som har en arbetsgivare."), published_ids(out))
 
 
 def _sequence_table(ctx: RenderContext, sequence: pd.DataFrame) -> TableView:
@@ -232,9 +221,9 @@ def _sequence_table(ctx: RenderContext, sequence: pd.DataFrame) -> TableView:
     return TableView("tabell-samverkan-ordning", "Bland koordinerade sjukfall: andel med en första information enligt 4 § "
                      "och ett första avstämningsmöte inom 30, 60 och 90 dagar från den första koordineringsinsatsen "
                      "(GC001), samtliga, kvinnor och män.", (header,), (RowGroup("", tuple(rows)),),
-                     _notes([out], "Kumulativ incidens (Aalen–Johansen) med sjukfallets slut som konkurrerande händelse; "
+                     table_notes([out], "Kumulativ incidens (Aalen–Johansen) med sjukfallets slut som konkurrerande händelse; "
                                    "en händelse samma dag som eller före den första insatsen räknas som given direkt."),
-                     _ids(out))
+                     published_ids(out))
 
 
 def _af_table(ctx: RenderContext, af: pd.DataFrame) -> TableView:
@@ -253,10 +242,10 @@ def _af_table(ctx: RenderContext, af: pd.DataFrame) -> TableView:
                      "start, andel av de övriga som skrevs in inom 30, 60, 90 och 180 dagar, och kvoten mellan takten "
                      "för inskrivning medan sjukfallet är koordinerat och innan eller utan koordinering, samtliga, "
                      "kvinnor och män.", (header,), (RowGroup("", tuple(rows)),),
-                     _notes([out], "Inskrivning räknad från sjukfallets första dag med sjukfallets slut som konkurrerande "
+                     table_notes([out], "Inskrivning räknad från sjukfallets första dag med sjukfallets slut som konkurrerande "
                                    "händelse. Kvoten kommer från en Poissonmodell där koordineringen börjar dagen efter den "
                                    "första insatsen (ingen odödlig tid), justerad för ålder, diagnoskapitel och kön. Ett "
-                                   "samband, inte säkert orsak och verkan."), _ids(out))
+                                   "samband, inte säkert orsak och verkan."), published_ids(out))
 
 
 def _rtw_table(ctx: RenderContext, rtw: pd.DataFrame) -> TableView:
@@ -267,10 +256,10 @@ def _rtw_table(ctx: RenderContext, rtw: pd.DataFrame) -> TableView:
     return TableView("tabell-samverkan-atergang", "Återgång i arbete efter samverkan: kvot mellan takten för återgång i "
                      "arbete medan sjukfallet är koordinerat utan respektive med arbetsgivaren i ett avstämningsmöte, "
                      "jämfört med okoordinerad tid, samtliga, kvinnor och män.", (header,), (RowGroup("", tuple(rows)),),
-                     _notes([out], "Tillstånden byts den dag de börjar (koordinering dagen efter första GC001, arbetsgivaren "
+                     table_notes([out], "Tillstånden byts den dag de börjar (koordinering dagen efter första GC001, arbetsgivaren "
                                    "dagen efter mötet), så ingen tid räknas fel. Samma justering som huvudanalysens "
                                    "Poissonmodell. Ett samband: vilka sjukfall som får arbetsgivaren till ett möte är inte "
-                                   "slumpat."), _ids(out))
+                                   "slumpat."), published_ids(out))
 
 
 # --- texts ----------------------------------------------------------------------------------------

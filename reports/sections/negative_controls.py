@@ -27,11 +27,11 @@ from markupsafe import Markup
 from data_schemas.tables import SEXES
 from reports.disclosure import CheckedOutput, ModelOutput, Output
 from reports.inputs import RESULTS_SCHEMA
-from reports.formatting import SUPPRESSED_NOTE, format_interval, format_number, format_p_value, is_missing
+from reports.formatting import format_interval, format_number, format_p_value, is_missing
 from reports.labels import SEX_PLURAL_SV, SEX_SINGULAR_SV, value_label
 from reports.outputs import declaration, instance_id
 from reports.sections import RenderContext, Section, register
-from reports.sections._build import first_where
+from reports.sections._build import first_where, published_ids, table_notes
 from reports.views import DataCell, HeaderCell, Row, RowGroup, TableView
 
 NEGATIVE, CALIBRATION = "negative_controls", "calibration"
@@ -112,17 +112,6 @@ def _ratio_ci(r: pd.Series | None, prefix: str = "") -> str:
             f"({format_interval(r[f'{prefix}conf_low'], r[f'{prefix}conf_high'], 2)})")
 
 
-def _notes(outputs: Sequence[CheckedOutput | None], *notes: str) -> tuple[str, ...]:
-    out = list(notes)
-    if any(o is not None and o.n_suppressed for o in outputs):
-        out.append(SUPPRESSED_NOTE)
-    return tuple(out)
-
-
-def _ids(*outputs: CheckedOutput | None) -> tuple[str, ...]:
-    return tuple(o.output_id for o in outputs if o is not None and not o.is_blocked)
-
-
 def _title(population: str) -> str:
     return "Samtliga" if population == "all" else SEX_PLURAL_SV.get(population, population)
 
@@ -147,9 +136,9 @@ def _controls_table(ctx: RenderContext, controls: pd.DataFrame) -> TableView:
     return TableView("tabell-negativa-kontroller", "Negativa kontroller: kvoten mellan takten för en första vårdkontakt med "
                      "diagnosen medan sjukfallet är koordinerat och innan eller utan koordinering, samtliga, kvinnor och "
                      "män. Utan systematiskt fel vore alla kvoter nära 1.", (header,), groups,
-                     _notes([out], "Samma modeller som huvudresultaten: samma justering, samma start för uppföljningen "
+                     table_notes([out], "Samma modeller som huvudresultaten: samma justering, samma start för uppföljningen "
                                    "och samma tidsberoende exponering; bara utfallet är ett annat. Sjukfall med en sådan "
-                                   "kontakt innan uppföljningen börjar ingår inte för den diagnosen."), _ids(out))
+                                   "kontakt innan uppföljningen börjar ingår inte för den diagnosen."), published_ids(out))
 
 
 def _null_table(ctx: RenderContext, nulls: pd.DataFrame) -> TableView:
@@ -173,11 +162,11 @@ def _null_table(ctx: RenderContext, nulls: pd.DataFrame) -> TableView:
     return TableView("tabell-nollfordelning", "Det systematiska felets fördelning, skattad ur de negativa kontrollerna: "
                      "medelvärde och spridning av felet i den logaritmerade kvoten, och det förväntade absoluta felet.",
                      (header,), tuple(groups),
-                     _notes([out], "Fördelningen skattas som i R-paketet EmpiricalCalibration (Schuemie m.fl. 2014, 2018): "
+                     table_notes([out], "Fördelningen skattas som i R-paketet EmpiricalCalibration (Schuemie m.fl. 2014, 2018): "
                                    "varje negativ kontrolls skattning antas vara normalfördelad kring ett gemensamt medelfel "
                                    "med spridningen av både slumpen och det systematiska felet. Intervallen är "
                                    "profillikelihoodintervall. OHDSI:s CohortMethod godtar en design med EASE under 0,25."),
-                     _ids(out))
+                     published_ids(out))
 
 
 def _number_ci(r: pd.Series | None, decimals: int) -> str:
@@ -206,10 +195,10 @@ def _calibrated_table(ctx: RenderContext, calibrated: pd.DataFrame) -> TableView
     return TableView("tabell-kalibrerade", "Huvudresultaten före och efter empirisk kalibrering: kvoten mellan takten för "
                      "återgång i arbete medan sjukfallet är koordinerat och innan eller utan koordinering, samtliga, kvinnor, "
                      "män och per diagnoskapitel.", (header,), tuple(groups),
-                     _notes([out], "Den kalibrerade kvoten är kvoten rensad från det skattade medelfelet, och dess intervall "
+                     table_notes([out], "Den kalibrerade kvoten är kvoten rensad från det skattade medelfelet, och dess intervall "
                                    "och p-värde räknar med det systematiska felets spridning utöver slumpen. Diagnoskapitlen "
                                    "kalibreras med sin grupps fördelning (samtliga, kvinnor eller män): de negativa "
-                                   "kontrollerna körs inte per diagnoskapitel."), _ids(out))
+                                   "kontrollerna körs inte per diagnoskapitel."), published_ids(out))
 
 
 def _ease_words(ctx: RenderContext, nulls: pd.DataFrame | None) -> list[str]:

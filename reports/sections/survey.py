@@ -29,12 +29,12 @@ import pandas as pd
 from markupsafe import Markup
 
 from reports.disclosure import CheckedOutput, ModelOutput, Output
-from reports.formatting import SUPPRESSED_NOTE, format_interval, format_number, format_percent, is_missing
+from reports.formatting import format_interval, format_number, format_percent, is_missing
 from reports.inputs import RESULTS_SCHEMA, ReportInputs
 from reports.labels import value_label
 from reports.outputs import declaration, instance_id
 from reports.sections import RenderContext, Section, register
-from reports.sections._build import first_where, rows_where
+from reports.sections._build import first_where, published_ids, rows_where, table_notes
 from reports.sections.timing import SECTION as TIMING_SECTION
 from reports.views import DataCell, HeaderCell, Row, RowGroup, TableView
 
@@ -140,17 +140,6 @@ def _p(value: object) -> str:
     return "< 0,001" if float(value) < 0.001 else format_number(float(value), 3)
 
 
-def _notes(outputs: Sequence[CheckedOutput | None], *notes: str) -> tuple[str, ...]:
-    out = list(notes)
-    if any(o is not None and o.n_suppressed for o in outputs):
-        out.append(SUPPRESSED_NOTE)
-    return tuple(out)
-
-
-def _ids(*outputs: CheckedOutput | None) -> tuple[str, ...]:
-    return tuple(o.output_id for o in outputs if o is not None and not o.is_blocked)
-
-
 def _regions(frame: pd.DataFrame, **where: object) -> list[str]:
     levels = set(rows_where(frame, subgroup=REGION, **where)["level"].astype(str))
     return sorted(levels, key=lambda c: value_label("home_region_code", c))
@@ -168,7 +157,7 @@ def _response_table(ctx: RenderContext, response: pd.DataFrame) -> TableView:
     out = ctx.get(RESPONSE_ID)
     return TableView("tabell-enkat-svar", "Andel av de inbjudna som svarade på enkäten (svarsfrekvens, AAPOR RR1), samtliga, "
                      "per vårdnivå och per region.", ((HeaderCell("Grupp"), HeaderCell("Svarsfrekvens")),), tuple(groups),
-                     _notes([out], "Inbjudna enligt utvärderarnas egen urvalsram."), _ids(out))
+                     table_notes([out], "Inbjudna enligt utvärderarnas egen urvalsram."), published_ids(out))
 
 
 def _agree_table(ctx: RenderContext, agree: pd.DataFrame, index: pd.DataFrame | None) -> TableView:
@@ -188,10 +177,10 @@ def _agree_table(ctx: RenderContext, agree: pd.DataFrame, index: pd.DataFrame | 
         "tabell-enkat-instammer", "Andel som instämmer (svar 4 eller 5 på skalan 1–5) per påstående, bland dem som svarade "
         "1–5, samtliga och per vårdnivå, viktat för bortfall.",
         (header,), (RowGroup("", tuple(rows)),),
-        _notes([out], "Svaret ”vet inte” räknas inte med i andelen men redovisas för sig i resultattabellen. Vikter: "
+        table_notes([out], "Svaret ”vet inte” räknas inte med i andelen men redovisas för sig i resultattabellen. Vikter: "
                       "antal inbjudna delat med antal svarande i varje viktklass (sjukvårdsregion × vårdnivå). "
                       "Intervall på logitskala, eller Korn–Graubard när underlaget är litet."),
-        _ids(out))
+        published_ids(out))
 
 
 def _tests_table(ctx: RenderContext, index: pd.DataFrame) -> TableView | None:
@@ -209,9 +198,9 @@ def _tests_table(ctx: RenderContext, index: pd.DataFrame) -> TableView | None:
         "tabell-enkat-test", "Skillnader i andelen som instämmer mellan regioner och mellan vårdnivåer: p-värden per "
         "påstående.", ((HeaderCell("Påstående"), HeaderCell("Mellan regioner, p (Holm)"),
                        HeaderCell("Mellan vårdnivåer, p (Holm)")),), (RowGroup("", tuple(rows)),),
-        _notes([idx], "Test: Rao–Scott (andra ordningens korrektion, F-form), som tar hänsyn till vikterna och urvalet; "
+        table_notes([idx], "Test: Rao–Scott (andra ordningens korrektion, F-form), som tar hänsyn till vikterna och urvalet; "
                       "p-värden justerade med Holm över de åtta påståendena."),
-        _ids(idx))
+        published_ids(idx))
 
 
 def _region_table(ctx: RenderContext, agree: pd.DataFrame | None, index: pd.DataFrame,
@@ -237,10 +226,10 @@ def _region_table(ctx: RenderContext, agree: pd.DataFrame | None, index: pd.Data
         "tabell-enkat-region", "Samordnarnas samverkansindex per region bredvid regionens andel sjukfall med koordinering "
         "inom 90 dagar och andel åter i arbete inom 180 dagar (regioner i bokstavsordning).", (header,),
         (RowGroup("", tuple(rows)),),
-        _notes([out, ag, reg], "Ekologisk jämförelse: regioner jämförs, inte personer. Indexet är medelvärdet av svaren 1–5 "
+        table_notes([out, ag, reg], "Ekologisk jämförelse: regioner jämförs, inte personer. Indexet är medelvärdet av svaren 1–5 "
                           "på de fyra påståendena om samverkan med Försäkringskassan, Arbetsförmedlingen, arbetsgivare och "
                           "kommunen (minst tre besvarade). Sjukfall som pågick dag 14."),
-        _ids(out, ag, reg))
+        published_ids(out, ag, reg))
 
 
 def _texts(ctx: RenderContext, response, agree, index) -> dict:

@@ -39,12 +39,20 @@ from markupsafe import Markup
 from data_schemas.tables import SEXES
 from reports.disclosure import CheckedOutput, CurveOutput, FigureOutput, FrequencyOutput, ModelOutput, Output, SharedCount
 from reports.figures import gradient_figure, incidence_lines_figure
-from reports.formatting import SUPPRESSED_NOTE, format_interval, format_number, format_percent, format_ratio, is_missing
+from reports.formatting import format_interval, format_number, format_percent, format_ratio, is_missing
 from reports.inputs import RESULTS_SCHEMA, ReportInputs
 from reports.labels import NEED_GAP_SV, SEX_PLURAL_SV, SEX_SINGULAR_SV, TIMING_MEASURE_SV, need_group_label, strategy_label, value_label
 from reports.outputs import declaration, instance_id
 from reports.sections import RenderContext, Section, register
-from reports.sections._build import TOTAL, counts_shared_with_tables, first_where, rows_where, units_by_sex_tables
+from reports.sections._build import (
+    TOTAL,
+    counts_shared_with_tables,
+    first_where,
+    published_ids,
+    rows_where,
+    table_notes,
+    units_by_sex_tables,
+)
 from reports.views import DataCell, HeaderCell, Row, RowGroup, TableView, count_cell
 
 TIMING, NEED, STRATEGIES, CURVES = "coordination_timing", "coordination_need", "coordination_timing_strategies", "cif_curves"
@@ -230,17 +238,6 @@ def _diagnostics(r: pd.Series | None) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _notes(outputs: Sequence[CheckedOutput | None], *notes: str) -> tuple[str, ...]:
-    out = list(notes)
-    if any(o is not None and o.n_suppressed for o in outputs):
-        out.append(SUPPRESSED_NOTE)
-    return tuple(out)
-
-
-def _ids(*outputs: CheckedOutput | None) -> tuple[str, ...]:
-    return tuple(o.output_id for o in outputs if o is not None and not o.is_blocked)
-
-
 def _levels(frame: pd.DataFrame, subgroup: str) -> list[str]:
     levels = list(dict.fromkeys(rows_where(frame, subgroup=subgroup)["level"].astype(str)))
     if subgroup == REGION:
@@ -265,9 +262,9 @@ def _first_table(ctx: RenderContext, first: pd.DataFrame) -> TableView:
                      "och 180 dagar från sjukfallets början, och mediandagen för den första insatsen bland dem som fick en, "
                      "samtliga, kvinnor och män. Sjukfall som pågick dag 14.",
                      (header,), (RowGroup("", tuple(rows)),),
-                     _notes([out], "Kumulativ incidens (Aalen–Johansen) där återgång i arbete och andra sätt att lämna "
+                     table_notes([out], "Kumulativ incidens (Aalen–Johansen) där återgång i arbete och andra sätt att lämna "
                                    "sjukfallet räknas som konkurrerande händelser. Dag 1 är sjukfallets första dag."),
-                     _ids(out))
+                     published_ids(out))
 
 
 def _dimension_table(ctx: RenderContext, first: pd.DataFrame, dimensions: Sequence[str], table_id: str, caption: str) -> TableView | None:
@@ -293,8 +290,8 @@ def _dimension_table(ctx: RenderContext, first: pd.DataFrame, dimensions: Sequen
         return None
     out = ctx.get(FIRST_ID)
     return TableView(table_id, caption, (header,), tuple(groups),
-                     _notes([out], "Kumulativ andel med första GC001 inom dagarna från sjukfallets början; kvinnor och män "
-                                   "inom 90 dagar. Mediandag: bland dem i gruppen som fick en första insats."), _ids(out))
+                     table_notes([out], "Kumulativ andel med första GC001 inom dagarna från sjukfallets början; kvinnor och män "
+                                   "inom 90 dagar. Mediandag: bland dem i gruppen som fick en första insats."), published_ids(out))
 
 
 def _dimension_title(dimension: str) -> str:
@@ -315,9 +312,9 @@ def _chain_table(ctx: RenderContext, chain: pd.DataFrame) -> TableView:
     return TableView("tabell-tid-kedja", "Stödkedjan: andel koordinerade sjukfall med respektive stöd inom angivet antal dagar "
                      "från den första koordineringsinsatsen, samtliga, kvinnor och män.",
                      (header,), (RowGroup("", tuple(rows)),),
-                     _notes([out], "Kumulativ incidens räknad från dagen för första GC001; stöd samma dag eller före räknas "
+                     table_notes([out], "Kumulativ incidens räknad från dagen för första GC001; stöd samma dag eller före räknas "
                                    "som givet direkt. Sjukfall som avslutas först räknas som konkurrerande händelse."),
-                     _ids(out))
+                     published_ids(out))
 
 
 def _chain_region_table(ctx: RenderContext, chain: pd.DataFrame) -> TableView | None:
@@ -335,7 +332,7 @@ def _chain_region_table(ctx: RenderContext, chain: pd.DataFrame) -> TableView | 
     out = ctx.get(CHAIN_ID)
     return TableView("tabell-tid-kedja-regioner", "Stödkedjan per hemregion: rehabiliteringsplan (DV077) inom 30 dagar "
                      "(samtliga) och Försäkringskassan informerad eller avstämningsmöte inom 90 dagar från första GC001.",
-                     (header,), (RowGroup("", tuple(rows)),), _notes([out]), _ids(out))
+                     (header,), (RowGroup("", tuple(rows)),), table_notes([out]), published_ids(out))
 
 
 def _dose_table(ctx: RenderContext, dose: pd.DataFrame) -> TableView | None:
@@ -355,8 +352,8 @@ def _dose_table(ctx: RenderContext, dose: pd.DataFrame) -> TableView | None:
     out = ctx.get(DOSE_ID)
     return TableView("tabell-tid-dos", "Antal koordineringskontakter (GC001) per koordinerat sjukfall: fördelning, median "
                      "och medelvärde, samtliga, kvinnor och män.", (header,), (RowGroup("", tuple(rows)),),
-                     _notes([out], "Antalet växer med uppföljningstiden: långa eller pågående sjukfall hinner få fler kontakter."),
-                     _ids(out))
+                     table_notes([out], "Antalet växer med uppföljningstiden: långa eller pågående sjukfall hinner få fler kontakter."),
+                     published_ids(out))
 
 
 def _gradient_table(ctx: RenderContext, gradient: pd.DataFrame) -> TableView:
@@ -372,10 +369,10 @@ def _gradient_table(ctx: RenderContext, gradient: pd.DataFrame) -> TableView:
     out = ctx.get(GRADIENT_ID)
     return TableView("tabell-behov-gradient", "Andel koordinerade inom 90 dagar per behovsdecil, samtliga, kvinnor och män.",
                      (header,), (RowGroup("", tuple(rows)),),
-                     _notes([out], "Behovsdecil: sjukfallen som pågick dag 14 ordnade efter behovsmodellens förutsagda "
+                     table_notes([out], "Behovsdecil: sjukfallen som pågick dag 14 ordnade efter behovsmodellens förutsagda "
                                    "sannolikhet att sjukfallet varar längre än 90 dagar, i tio lika stora grupper (samma "
                                    "gränser för kvinnor och män). Förväntad andel: gruppens genomsnittliga förutsagda "
-                                   "sannolikhet."), _ids(out))
+                                   "sannolikhet."), published_ids(out))
 
 
 def _gap_table(ctx: RenderContext, gaps: pd.DataFrame) -> TableView:
@@ -393,9 +390,9 @@ def _gap_table(ctx: RenderContext, gaps: pd.DataFrame) -> TableView:
             groups.append(RowGroup(title, tuple(rows)))
     out = ctx.get(GAPS_ID)
     return TableView("tabell-behov-skillnader", "Skillnader i koordinering inom 90 dagar vid lika behov.", (header,), tuple(groups),
-                     _notes([out], "Jämförelsen görs mellan sjukfall med samma förutsagda behov (logistisk modell med behovet "
+                     table_notes([out], "Jämförelsen görs mellan sjukfall med samma förutsagda behov (logistisk modell med behovet "
                                    "som flexibel kurva). Oddskvot över 1 och positiv skillnad: den först nämnda gruppen får "
-                                   "oftare koordinering vid samma behov."), _ids(out))
+                                   "oftare koordinering vid samma behov."), published_ids(out))
 
 
 def _unmet_table(ctx: RenderContext, unmet: pd.DataFrame) -> TableView | None:
@@ -420,7 +417,7 @@ def _unmet_table(ctx: RenderContext, unmet: pd.DataFrame) -> TableView | None:
     out = ctx.get(UNMET_ID)
     return TableView("tabell-behov-ouppfyllt", "Sjukfall med stort behov (de tre högsta behovsdecilerna) och av dem de som inte "
                      "fått någon koordineringsinsats inom 90 dagar, per hemregion, samtliga, kvinnor och män.",
-                     (header, sub), (RowGroup("", tuple(rows)),), _notes([out, counts]), _ids(out, counts))
+                     (header, sub), (RowGroup("", tuple(rows)),), table_notes([out, counts]), published_ids(out, counts))
 
 
 def _strategy_table(ctx: RenderContext, strategies: pd.DataFrame) -> TableView | None:
@@ -452,10 +449,10 @@ def _strategy_table(ctx: RenderContext, strategies: pd.DataFrame) -> TableView |
     return TableView("tabell-strategier", "Andel åter i arbete vid dag 180 och 365 från sjukfallets början per strategi för när "
                      "den första koordineringsinsatsen ges, och skillnaden mot ingen koordinering inom 90 dagar, samtliga, "
                      "kvinnor och män.", (header,), tuple(groups),
-                     _notes([out], "Emulerade strategier (klona–censurera–vikta) bland sjukfall som pågick dag 14 utan "
+                     table_notes([out], "Emulerade strategier (klona–censurera–vikta) bland sjukfall som pågick dag 14 utan "
                                    "koordinering dessförinnan; 95 % bootstrapintervall.",
                             "Diagnostik: om jämförelsen klarar gränserna för balans, positivitet, händelser per arm och "
-                            "styrka. En skillnad som inte är godkänd redovisas men är osäker och tolkas inte."), _ids(out))
+                            "styrka. En skillnad som inte är godkänd redovisas men är osäker och tolkas inte."), published_ids(out))
 
 
 def _lower_first(text: str) -> str:
