@@ -20,6 +20,7 @@ from analyses.results import SUMMARY_COLUMNS
 from pipeline.cli import main as koord
 from pipeline.commands.recovery import linked_ground_truth, simulate_from_truth
 from pipeline.commands.recovery_collaboration import issue13_checks
+from tests.analyses.synthetic_chain import analysed_delivery
 
 PERSONS, SEED = 3_000, 5
 STUDY = '[analyses]\nrun = ["collaboration"]\n'
@@ -27,15 +28,9 @@ STUDY = '[analyses]\nrun = ["collaboration"]\n'
 
 @pytest.fixture(scope="module")
 def delivered(tmp_path_factory):
-    root = tmp_path_factory.mktemp("collaboration_synthetic")
-    delivery, warehouse, out = root / "delivery", root / "warehouse.duckdb", root / "out"
-    (root / "study.toml").write_text(STUDY, encoding="utf-8")
-    assert koord(["synth", "--out", str(delivery), "--persons", str(PERSONS), "--seed", str(SEED),
-                  "--truth", str(root / "truth.json")]) == 0
-    assert koord(["ingest", "--delivery", str(delivery), "--warehouse", str(warehouse), "--replace"]) == 0
-    assert koord(["build", "--warehouse", str(warehouse)]) == 0
-    assert koord(["analyse", "--warehouse", str(warehouse), "--out", str(out), "--study", str(root / "study.toml")]) == 0
-    return {"root": root, "warehouse": warehouse, "out": out, "truth": json.loads((root / "truth.json").read_text())}
+    paths = analysed_delivery(tmp_path_factory.mktemp("collaboration_synthetic"), PERSONS, SEED, STUDY)
+    return {"root": paths["delivery"].parent, "warehouse": paths["warehouse"], "out": paths["out"],
+            "truth": json.loads(paths["truth"].read_text())}
 
 
 def test_truth_records_the_planted_collaboration_model(delivered):

@@ -17,8 +17,8 @@ from analyses.designs.negative_controls import _sparse_band_cuts, negative_contr
 from analyses.designs.time_varying import counting_process_rows, needed_covariates
 from analyses.estimators.empirical_calibration import calibrate_ci, calibrate_p, fit_null
 from data_schemas.study import DEFAULT_NEGATIVE_CONTROLS
-from pipeline.cli import main as koord
 from pipeline.commands.recovery_negative_controls import negative_control_checks
+from tests.analyses.synthetic_chain import analysed_delivery, results_tables
 
 PERSONS, SEED = 4_000, 21
 STUDY = """
@@ -32,18 +32,10 @@ band_cuts = [31, 61, 91, 181, 366]
 
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory):
-    root = tmp_path_factory.mktemp("negative_controls")
-    delivery, warehouse, out, study = root / "delivery", root / "warehouse.duckdb", root / "out", root / "study.toml"
-    study.write_text(STUDY, encoding="utf-8")
-    assert koord(["synth", "--out", str(delivery), "--persons", str(PERSONS), "--seed", str(SEED),
-                  "--truth", str(root / "truth.json")]) == 0
-    assert koord(["ingest", "--delivery", str(delivery), "--warehouse", str(warehouse), "--replace"]) == 0
-    assert koord(["build", "--warehouse", str(warehouse)]) == 0
-    assert koord(["analyse", "--warehouse", str(warehouse), "--out", str(out), "--study", str(study)]) == 0
-    con = duckdb.connect(str(warehouse), read_only=True)
-    tables = {r[0]: con.execute(f'select * from results."{r[0]}"').df() for r in con.execute(
-        "select table_name from information_schema.tables where table_schema = 'results'").fetchall()}
-    yield {"tables": tables, "con": con, "truth": json.loads((root / "truth.json").read_text(encoding="utf-8"))}
+    paths = analysed_delivery(tmp_path_factory.mktemp("negative_controls"), PERSONS, SEED, STUDY)
+    con = duckdb.connect(str(paths["warehouse"]), read_only=True)
+    tables = results_tables(con)
+    yield {"tables": tables, "con": con, "truth": json.loads(paths["truth"].read_text(encoding="utf-8"))}
     con.close()
 
 

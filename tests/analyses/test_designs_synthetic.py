@@ -21,6 +21,7 @@ from analyses.designs.evalue import e_values_hazard_ratio
 from pipeline.commands.internal_folder import INTERNAL_DIR, README_NAME
 from analyses.results import SUMMARY_COLUMNS
 from pipeline.cli import main as koord
+from tests.analyses.synthetic_chain import analysed_delivery, results_tables
 from data_schemas.tables import REGION_CODES
 from pipeline.commands.recovery import CHECK_COLUMNS
 
@@ -85,20 +86,12 @@ band_cuts = [31, 61, 91, 181, 366]
 
 @pytest.fixture(scope="session")
 def analysed(tmp_path_factory):
-    root = tmp_path_factory.mktemp("designs_synthetic")
-    delivery, warehouse, out = root / "delivery", root / "warehouse.duckdb", root / "out"
-    study = root / "study.toml"
-    study.write_text(STUDY, encoding="utf-8")
-    assert koord(["synth", "--out", str(delivery), "--persons", str(PERSONS), "--seed", str(SEED),
-                  "--truth", str(root / "truth.json")]) == 0
-    assert koord(["ingest", "--delivery", str(delivery), "--warehouse", str(warehouse), "--replace"]) == 0
-    assert koord(["build", "--warehouse", str(warehouse)]) == 0
-    assert koord(["analyse", "--warehouse", str(warehouse), "--out", str(out), "--study", str(study)]) == 0
-    con = duckdb.connect(str(warehouse), read_only=True)
-    tables = {r[0]: con.execute(f'select * from results."{r[0]}"').df() for r in con.execute(
-        "select table_name from information_schema.tables where table_schema = 'results'").fetchall()}
+    paths = analysed_delivery(tmp_path_factory.mktemp("designs_synthetic"), PERSONS, SEED, STUDY)
+    con = duckdb.connect(str(paths["warehouse"]), read_only=True)
+    tables = results_tables(con)
     con.close()
-    return {"tables": tables, "out": out, "warehouse": warehouse, "study": study, "truth": root / "truth.json"}
+    return {"tables": tables, "out": paths["out"], "warehouse": paths["warehouse"], "study": paths["study"],
+            "truth": paths["truth"]}
 
 
 @pytest.fixture(scope="session")
