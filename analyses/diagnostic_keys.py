@@ -184,6 +184,15 @@ _ISSUE_14_KEYS = _declare(
     # spells with the outcome before follow-up starts; Poisson bands merged for too few events; why not estimated
     (COUNT, ("n_spells_with_outcome_by_entry_day", "merged_band_cuts", "reason")),
 )
+# --- the relapse rule as a study choice (issue 14, `designs.relapse`) -------------------------------
+_ISSUE_14_KEYS = {**_ISSUE_14_KEYS, **_declare(
+    # the rules compared and the study's own; per rule the source models' diagnostics
+    (PROTOCOL, ("relapse_rules", "study_relapse_rule")),
+    (FLAG, ("is_study_rule",)),
+    (LABELLED, ("per_rule",)),
+    # spells analysed under a rule, those followed into a relapse, their returns to work
+    (COUNT, ("n_spells_continued_into_relapse", "n_returns_to_work")),
+)}
 if set(_ISSUE_14_KEYS) & set(DIAGNOSTIC_KEYS):
     raise ValueError(f"diagnostics keys declared twice: {sorted(set(_ISSUE_14_KEYS) & set(DIAGNOSTIC_KEYS))}")
 DIAGNOSTIC_KEYS = {**DIAGNOSTIC_KEYS, **_ISSUE_14_KEYS}
@@ -205,6 +214,19 @@ _ISSUE_13_KEYS = _declare(
 if set(_ISSUE_13_KEYS) & set(DIAGNOSTIC_KEYS):
     raise ValueError(f"diagnostics keys declared twice: {sorted(set(_ISSUE_13_KEYS) & set(DIAGNOSTIC_KEYS))}")
 DIAGNOSTIC_KEYS = {**DIAGNOSTIC_KEYS, **_ISSUE_13_KEYS}
+
+# --- grounds for proposals: the g-formula's scenarios (issue 15, `designs.scenarios`) --------------------
+_ISSUE_15_SCENARIO_KEYS = _declare(
+    (PROTOCOL, ("scenario_horizons", "uptake_quantile", "earlier_by_day", "earlier_window_days",
+                "natural_course_tolerance")),
+    # the natural course against the observed Aalen-Johansen share (largest absolute difference over the
+    # horizons), the regions' target uptake, the largest region factor and the median factor of 'earlier'
+    (STATISTIC, ("natural_course_difference", "uptake_target", "max_uptake_multiplier", "median_earlier_multiplier")),
+    (FLAG, ("natural_course_pass", "uptake_target_reached")),
+)
+if set(_ISSUE_15_SCENARIO_KEYS) & set(DIAGNOSTIC_KEYS):
+    raise ValueError(f"diagnostics keys declared twice: {sorted(set(_ISSUE_15_SCENARIO_KEYS) & set(DIAGNOSTIC_KEYS))}")
+DIAGNOSTIC_KEYS = {**DIAGNOSTIC_KEYS, **_ISSUE_15_SCENARIO_KEYS}
 
 
 def kind_of(key: str) -> Kind | None:

@@ -26,6 +26,10 @@ from koord.errors import StudyDefinitionError
 DEFAULT_STUDY_FILE = Path(__file__).resolve().parents[1] / "study.toml"
 
 RETURN_TO_WORK_DEFINITIONS = ("benefit_end", "earnings_confirmed")
+# What a new spell within the relapse window after a spell's last day does to that spell (issue 14):
+# 'continue' lets the follow-up run on into it (return to work = a sustained return), 'censor'
+# censors the spell on its last day, 'event' counts the return to work anyway (any return).
+RELAPSE_RULES = ("continue", "censor", "event")
 
 # What a spell containing preventive sickness benefit (FSJP) becomes. Spells are first built by
 # the gap rule from the counted benefits' periods plus, under "drop_spell", the FSJP periods:
@@ -149,6 +153,14 @@ class Study:
     relapse_window_days : int
         A new spell starting at most this many days after a spell's last day is a relapse; the
         same window must be free of competing events for a return to work.
+    relapse : str
+        What a relapse does to the spell before it (`RELAPSE_RULES`): ``'continue'`` (default)
+        the relapse continues the spell: its follow-up runs on through the new spell (and any
+        relapse of that one, a chain), the return to work is the end of the chain's last spell
+        (a sustained return: no new spell within the window), and the later spells of the chain
+        are not analysed as spells of their own; ``'censor'`` the spell is censored on its last
+        day; ``'event'`` the spell's end counts as a return to work even so (any return, the
+        upper bound). Competing events end follow-up under every rule.
     return_to_work : str
         ``'benefit_end'`` or ``'earnings_confirmed'`` (additionally AGI pay > 0 in the calendar
         month after the spell's last month).
@@ -184,6 +196,7 @@ class Study:
     fsjp_rule: str = "drop_spell"
     extra_sick_leave_codes: tuple[str, ...] = ()
     relapse_window_days: int = 30
+    relapse: str = "continue"
     return_to_work: str = "benefit_end"
     missing_lisa_years: str = "refuse"
     time_bands: tuple[int, ...] = (0, 15, 31, 61, 91, 181, 366)
@@ -242,7 +255,7 @@ _LAYOUT: dict[str, dict[str, str]] = {
         "gap_days": "gap_days", "include_rhp": "include_rhp", "include_asjp": "include_asjp",
         "fsjp_rule": "fsjp_rule", "extra_sick_leave_codes": "extra_sick_leave_codes",
     },
-    "outcome": {"relapse_window_days": "relapse_window_days", "return_to_work": "return_to_work"},
+    "outcome": {"relapse_window_days": "relapse_window_days", "relapse": "relapse", "return_to_work": "return_to_work"},
     "person_time": {"time_bands": "time_bands"},
     "delivery": {"missing_lisa_years": "missing_lisa_years"},
 }
@@ -315,6 +328,10 @@ def _check_rules(values: dict[str, Any], errors: list[str]) -> None:
         )
     if have("relapse_window_days") and not 1 <= values["relapse_window_days"] <= 365:
         errors.append(f"[outcome] relapse_window_days: must be 1-365, got {values['relapse_window_days']}")
+    if have("relapse") and values["relapse"] not in RELAPSE_RULES:
+        errors.append(
+            f"[outcome] relapse: {values['relapse']!r} is not one of " + ", ".join(repr(r) for r in RELAPSE_RULES)
+        )
     if have("return_to_work") and values["return_to_work"] not in RETURN_TO_WORK_DEFINITIONS:
         errors.append(
             f"[outcome] return_to_work: {values['return_to_work']!r} is not one of "
@@ -512,4 +529,4 @@ def load_study(path: str | Path | None = None) -> Study:
     return study_from_mapping(data, source=str(path))
 
 
-__all__ = ["DEFAULT_NEGATIVE_CONTROLS", "NegativeControlOutcome", "parse_icd_range", "DEFAULT_STUDY_FILE", "FSJP_RULES", "MISSING_LISA_YEAR_RULES", "RETURN_TO_WORK_DEFINITIONS", "Study", "load_study", "study_from_mapping"]
+__all__ = ["DEFAULT_NEGATIVE_CONTROLS", "NegativeControlOutcome", "parse_icd_range", "DEFAULT_STUDY_FILE", "FSJP_RULES", "MISSING_LISA_YEAR_RULES", "RELAPSE_RULES", "RETURN_TO_WORK_DEFINITIONS", "Study", "load_study", "study_from_mapping"]

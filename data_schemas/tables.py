@@ -19,6 +19,7 @@ from datetime import date
 from typing import Any
 
 from data_schemas.codes import EXHAUSTION_DISORDER, code_list, codes, diagnosis_groups, regions
+from data_schemas.study import RELAPSE_RULES
 from koord.errors import ContractViolation
 from koord.sql import sql_literal, sql_name, sql_values
 
@@ -197,7 +198,8 @@ SPELLS = Table(
         C("spell_start_date", "DATE", "Day 0: the earliest InsjuknandeDatum of the spell's periods (includes the employer's sick-pay days)."),
         C("spell_end_date", "DATE", "The spell's last benefit day (latest TomDatum); NULL if open at extraction.", nullable=True),
         C("is_open_at_extraction", "BOOLEAN", "Some period is open (no TomDatum) or ends after the extraction date."),
-        C("end_date", "DATE", "Date follow-up of the spell ends: its event or censoring (see end_reason)."),
+        C("end_date", "DATE", "Date follow-up of the spell ends: its event or censoring (see end_reason). Under the "
+          "relapse rule 'continue' it may lie in a later spell of the spell's relapse chain (n_relapse_spells > 0)."),
         C("spell_days", "INTEGER", "spell_end_date - spell_start_date + 1; open spells measured to the extraction date."),
         C("followup_days", "INTEGER", "end_date - spell_start_date + 1: the time of the event or censoring."),
         C(
@@ -207,11 +209,22 @@ SPELLS = Table(
             "SA/AE start the day before; age_65 on 1 July of birth year + 65); after the last day but within the "
             "relapse window they give the reason with end_date = the last day. Same end_date: death > emigration > "
             "sickness_compensation > age_65 > relapse (censored) > return_to_work. return_to_work: the spell ended, "
-            "no competing event nor relapse within the window, the window is observed before extraction (and with "
-            "earnings_confirmed, AGI pay > 0 the month after). Otherwise censored.",
+            "no competing event within the window, the window is observed before extraction (and with "
+            "earnings_confirmed, AGI pay > 0 the month after). Otherwise censored. A relapse (a new spell within the "
+            "window, study.toml [outcome] relapse): 'continue' (default) the follow-up runs on through the new spell "
+            "and any relapse of it (the spell's relapse chain), competing events in the gaps between its spells end "
+            "it on the last day before them, and the return to work is the end of the chain's last spell (a "
+            "sustained return); 'censor' the spell is censored on its last day; 'event' the return to work counts "
+            "all the same (any return).",
             allowed=END_REASONS,
         ),
-        C("is_relapse_within_window", "BOOLEAN", "A new spell of the person starts at most relapse_window_days after spell_end_date."),
+        C("is_relapse_within_window", "BOOLEAN", "A new spell of the person starts at most relapse_window_days after spell_end_date "
+          "(this spell's own last day), under every relapse rule: with 'continue' the follow-up then runs on into that "
+          "spell, with 'censor' the spell is censored on its last day, with 'event' its end may still be a return to work."),
+        C("n_relapse_spells", "INTEGER", "Later spells of the spell's relapse chain, into which its follow-up runs on "
+          "unless a competing event ends it first (relapse rule 'continue'; 0 under 'censor' and 'event'). Those that "
+          "are in the study population are not rows of spells: the attrition table counts them at its step "
+          "'relapse_continuation'."),
         C("n_benefit_periods", "INTEGER", "Benefit periods (of the benefits the study counts) in the spell, duplicates included."),
         C("has_rhp", "BOOLEAN", "The spell includes a rehabilitation benefit (RHP) period."),
         C("first_fk_period_date", "DATE", "First day paid by FK (day 15 for employees, whose first 14 days the employer pays)."),
@@ -286,7 +299,9 @@ SPELLS = Table(
             "earnings_after_sek",
             "BIGINT",
             "AGI cash pay in the calendar month after the month of spell_end_date (0 if none); NULL for open spells "
-            f"or a month before {AGI_FIRST_MONTH:%Y-%m} or after the extraction month.",
+            f"or a month before {AGI_FIRST_MONTH:%Y-%m} or after the extraction month. (With return_to_work = "
+            "'earnings_confirmed' and the relapse rule 'continue', the return to work reads the month after the last "
+            "spell of the relapse chain instead.)",
             nullable=True,
         ),
         C("has_earnings_month_after", "BOOLEAN", "earnings_after_sek > 0; NULL when earnings_after_sek is NULL.", nullable=True),
@@ -294,7 +309,9 @@ SPELLS = Table(
     rules=(
         Rule("end_date on or after spell_start_date", "end_date >= spell_start_date"),
         Rule("followup_days = end_date - spell_start_date + 1", "followup_days = end_date - spell_start_date + 1"),
-        Rule("followup_days <= spell_days", "followup_days <= spell_days"),
+        Rule("followup_days <= spell_days unless the follow-up runs on into relapses", "n_relapse_spells > 0 or followup_days <= spell_days"),
+        Rule("n_relapse_spells >= 0", "n_relapse_spells >= 0"),
+        Rule("a chained follow-up follows a relapse", "n_relapse_spells = 0 or is_relapse_within_window"),
         Rule("spell_end_date is NULL exactly when open", "(spell_end_date is null) = is_open_at_extraction"),
         Rule("spell_days = spell_end_date - spell_start_date + 1", "spell_end_date is null or spell_days = spell_end_date - spell_start_date + 1"),
         Rule("first_fk_period_date on or after spell_start_date", "first_fk_period_date >= spell_start_date"),
@@ -313,8 +330,8 @@ SPELLS = Table(
         Rule("(n_aw026 > 0) exactly when first_aw026_date", "(n_aw026 > 0) = (first_aw026_date is not null)"),
         Rule("days_to_first_aw026 = first_aw026_date - spell_start_date", "days_to_first_aw026 is not distinct from (first_aw026_date - spell_start_date)"),
         Rule(
-            "return_to_work only after a closed spell, without relapse, on its last day",
-            "end_reason <> 'return_to_work' or (not is_relapse_within_window and end_date = spell_end_date)",
+            "return_to_work only after a closed spell, on its last day or (relapse rule 'continue') later in its chain",
+            "end_reason <> 'return_to_work' or (spell_end_date is not null and (n_relapse_spells > 0 or end_date = spell_end_date))",
         ),
         Rule("relapse only after a closed spell", "not is_relapse_within_window or spell_end_date is not null"),
         Rule("age_group matches age_years", f"age_group = {age_group_sql('age_years')}"),
@@ -669,8 +686,61 @@ SPELL_NEGATIVE_CONTROL_OUTCOMES = Table(
     ),
 )
 
+_RULE_COVARIATES = ("sex", "spell_start_date", "diagnosis_group", "diagnosis_chapter_group", "is_exhaustion_disorder",
+                    "age_group", "occupation_status", "extent_at_start_pct", "prior_sick_days_365", "has_prior_sick_leave",
+                    "prior_sick_days_730", "education_group", "birth_region_code", "is_born_in_sweden", "home_region_code")
+
+SPELL_RELAPSE_OUTCOMES = Table(
+    name="spell_relapse_outcomes",
+    grain="one row per relapse rule ('continue', 'censor', 'event') x spell the rule analyses",
+    description=(
+        "The relapse sensitivity's input (issue 14; study.toml [outcome] relapse): each spell's follow-up, end reason and "
+        "first GC001 under every relapse rule, with the confounders at its start as in spells. Under 'continue' the "
+        "spells that continue an earlier studied spell's relapse chain have no row (they are part of its follow-up); "
+        "under 'censor' and 'event' every spell of the study population has one. The rows of the study's own rule "
+        "(is_study_rule) are the spells of spells, with the same follow-up, end reason and days_to_first_gc001."
+    ),
+    key=("relapse_rule", "spell_id"),
+    columns=(
+        C("relapse_rule", "VARCHAR", "The relapse rule (see spells.end_reason).", allowed=RELAPSE_RULES),
+        C("is_study_rule", "BOOLEAN", "relapse_rule is the study's own ([outcome] relapse)."),
+        C("spell_id", "BIGINT", "Spell key (a spells.spell_id, or a spell of the study population that the study's rule "
+          "leaves out as part of an earlier spell's follow-up)."),
+        C("person_id", "BIGINT", "Pseudonymised person number."),
+        C("end_date", "DATE", "Date follow-up ends under the rule."),
+        C("followup_days", "INTEGER", "end_date - spell_start_date + 1 under the rule."),
+        C("end_reason", "VARCHAR", "How follow-up ends under the rule (as spells.end_reason).", allowed=END_REASONS),
+        C("is_relapse_within_window", "BOOLEAN", "As spells.is_relapse_within_window (the same under every rule)."),
+        C("n_relapse_spells", "INTEGER", "As spells.n_relapse_spells: later spells of the chain ('continue' only)."),
+        C("days_to_first_gc001", "INTEGER", "Day index of the first GC001 in [spell_start_date, end_date] under the rule; "
+          "NULL if none.", nullable=True),
+        *(SPELLS.column(name) for name in _RULE_COVARIATES),
+    ),
+    rules=(
+        Rule("followup_days = end_date - spell_start_date + 1", "followup_days = end_date - spell_start_date + 1"),
+        Rule("coordination within follow-up", "days_to_first_gc001 is null or days_to_first_gc001 between 0 and followup_days - 1"),
+        Rule("only 'continue' runs on into relapses", "relapse_rule = 'continue' or n_relapse_spells = 0"),
+    ),
+    checks=(
+        TableCheck(
+            "the study rule's rows are spells, with the same follow-up, end reason and first GC001",
+            "select count(*) from (select * from main.spell_relapse_outcomes where is_study_rule) r "
+            "full join main.spells s using (spell_id) where r.spell_id is null or s.spell_id is null "
+            "or r.followup_days <> s.followup_days or r.end_reason <> s.end_reason "
+            "or r.days_to_first_gc001 is distinct from s.days_to_first_gc001 or r.sex <> s.sex "
+            "or r.prior_sick_days_365 <> s.prior_sick_days_365 or r.home_region_code <> s.home_region_code",
+        ),
+        TableCheck(
+            "'censor' and 'event' analyse the same spells, and 'continue' no spell they do not",
+            "select count(*) from (select spell_id, list(relapse_rule order by relapse_rule) rules "
+            "from main.spell_relapse_outcomes group by spell_id) where not list_contains(rules, 'censor') "
+            "or not list_contains(rules, 'event')",
+        ),
+    ),
+)
+
 TABLES: tuple[Table, ...] = (PERSONS, SPELLS, PERSON_TIME, ATTRITION, REGION_CARE_UNITS, SPELL_COLLABORATION_EVENTS,
-                             SURVEY_RESPONSES, SURVEY_FRAME, SPELL_NEGATIVE_CONTROL_OUTCOMES)
+                             SURVEY_RESPONSES, SURVEY_FRAME, SPELL_NEGATIVE_CONTROL_OUTCOMES, SPELL_RELAPSE_OUTCOMES)
 
 
 def table(name: str) -> Table:

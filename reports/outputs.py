@@ -82,6 +82,18 @@ OUTPUTS += (  # issue 14: reports.sections.negative_controls
       "fördelning (medelvärde, spridning, EASE) och huvudresultaten med kalibrerade intervall och p-värden "
       "(results.calibration)."),
 )
+OUTPUTS += (  # issue 15: reports.sections.proposals
+    D("scenariomodell", C.MODEL, "Underlag för förslag: scenarier för koordineringen",
+      "Andelen åter i arbete efter 90, 180 och 365 dagar i varje scenario och utan förändring (g-formeln), "
+      "förändringen mot i dag, andelen koordinerade inom 90 dagar, och den observerade andelen som modellernas "
+      "förlopp kontrolleras mot, för samtliga, kvinnor och män (results.scenarios)."),
+)
+OUTPUTS += (  # issue 14: reports.sections.relapse
+    D("aterinsjuknandemodell", C.MODEL, "Känslighet för regeln om återinsjuknande",
+      "Huvudresultatens kvot efter första koordineringsinsatsen (Cox- och Poissonmodellen) när ett nytt sjukfall inom "
+      "fönstret fortsätter sjukfallet, censurerar det eller räknas som återgång, för samtliga, kvinnor, män och per "
+      "diagnoskapitel (results.sensitivity_relapse)."),
+)
 _BY_KEY = {d.key: d for d in OUTPUTS}
 
 

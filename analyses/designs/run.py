@@ -27,6 +27,8 @@ from analyses.designs.naive import naive_ever_coordinated
 from analyses.designs.need import coordination_need
 from analyses.designs.negative_controls import calibration, negative_controls
 from analyses.designs.regions import TABLE_OF_DESIGN, regional_fits, regional_inputs, regional_result
+from analyses.designs.relapse import relapse_sensitivity
+from analyses.designs.scenarios import scenarios
 from analyses.designs.specs import AnalysisSpec, resolve_entry_day
 from analyses.designs.survey import load_survey, survey_analysis
 from analyses.designs.timing import coordination_timing
@@ -153,9 +155,13 @@ def run_one(spec: AnalysisSpec, cache: _Cache, done: dict[str, Result], say: Cal
         return negative_controls(spec, {s: cache.specs[s] for s in p.sources}, cache.con, cache.spells, progress=say)
     if spec.design == "empirical_calibration":
         return calibration(spec, done)
+    if spec.design == "relapse_sensitivity":
+        return relapse_sensitivity(spec, {s: cache.specs[s] for s in p.sources}, cache.con, progress=say)
     if spec.design == "interrupted_time_series":
         its_spells, extraction_date, relapse_window = load_its_inputs(cache.con, p.case_mix)
         return interrupted_time_series(spec, its_spells, extraction_date, relapse_window, progress=say)
+    if spec.design == "scenarios":
+        return scenarios(spec, cache.spells, progress=say)
     if spec.design == "e_value":
         return e_value_result(spec, done[p.source])
     raise ValueError(f"no runner for design {spec.design!r}")  # specs validation makes this unreachable

@@ -339,6 +339,24 @@ class CalibrationParameters(CommonParameters):
 
 
 @dataclass(frozen=True)
+class RelapseSensitivityParameters(CommonParameters):
+    """The main time-varying models under every relapse rule (issue 14, `sensitivity_relapse`).
+
+    sources : the analyses (designs time_varying_cox / time_varying_poisson) rerun under each
+        rule with their own confounders, entry day, bands and populations, so that the models
+        are identical; they must run before this analysis. This analysis' own model parameters
+        are not used.
+    rules : the relapse rules compared (study.toml [outcome] relapse): 'continue' (a new spell
+        within the window continues the spell), 'censor' (it censors the spell), 'event' (the
+        spell's end counts as a return to work all the same).
+    """
+
+    sources: tuple[str, ...] = field(default=("tv_cox", "tv_poisson"))
+    rules: tuple[str, ...] = field(default=("continue", "censor", "event"),
+                                   metadata=_rule(items=("continue", "censor", "event")))
+
+
+@dataclass(frozen=True)
 class EValueParameters(CommonParameters):
     """E-value of the hazard ratio of another analysis (its rows for all, women and men)."""
 
@@ -402,6 +420,46 @@ class InterruptedTimeSeriesParameters(CommonParameters):
     def dates(self) -> tuple[date, date, date]:
         """law_date, pandemic_from, pandemic_to as dates."""
         return tuple(date.fromisoformat(d) for d in (self.law_date, self.pandemic_from, self.pandemic_to))  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class ScenarioParameters(CommonParameters):
+    """Grounds for proposals (issue 15, `scenarios`): the g-formula over fitted hazard models.
+
+    Day numbers are day indices since the spell's first day (0 = the first day): "by day 30"
+    is day index 0-29, a band cut c starts a new band at day index c.
+
+    entry_day : the cohort is the spells followed beyond this day (None: the study's min_spell_days).
+    horizons : days at which the share back at work is reported (an event on day index h - 1 counts at h).
+    band_cuts : bands of the daily hazards of return to work and of the competing events.
+    coordination_band_cuts : bands of the daily hazard of the first GC001.
+    effect_by : the effect of coordination on return to work by the levels of this covariate
+        ('none': one common effect).
+    uptake_window_days, uptake_quantile : scenario 'uptake': every region's share coordinated on
+        day index 0 .. window - 1 raised to this quantile of the regions' shares (0.75: the
+        top quartile), by a factor on the region's coordination hazard up to the window's end.
+    earlier_by_day, earlier_window_days : scenario 'earlier': coordination that would come
+        before earlier_window_days comes before earlier_by_day instead (the cumulative hazard up
+        to the window moved into the days before earlier_by_day).
+    bootstrap_replicates : person-level bootstrap replicates (every model refitted in each).
+    ridge : L2 penalty of the hazard models' covariate terms (keeps a level without events
+        in a replicate finite).
+    natural_course_tolerance : the natural course passes when it lies within this many
+        (absolute) of the observed Aalen-Johansen share back at work at every horizon.
+    """
+
+    horizons: tuple[int, ...] = field(default=(90, 180, 365), metadata=_rule(15, 730))
+    band_cuts: tuple[int, ...] = field(default=(21, 30, 45, 60, 90, 120, 180, 270), metadata=_rule(1, 3650))
+    coordination_band_cuts: tuple[int, ...] = field(default=(30, 60, 90, 180, 270), metadata=_rule(1, 3650))
+    effect_by: str = field(default="diagnosis_chapter_group",
+                           metadata=_rule(choices=("none", "diagnosis_chapter_group", "sex", "age_group")))
+    uptake_window_days: int = field(default=90, metadata=_rule(15, 365))
+    uptake_quantile: float = field(default=0.75, metadata=_rule(0.5, 1.0))
+    earlier_by_day: int = field(default=30, metadata=_rule(15, 365))
+    earlier_window_days: int = field(default=90, metadata=_rule(16, 365))
+    bootstrap_replicates: int = field(default=200, metadata=_rule(0, 10000))
+    ridge: float = field(default=1.0, metadata=_rule(0.0))
+    natural_course_tolerance: float = field(default=0.01, metadata=_rule(0.0, 1.0))
 
 
 DESIGNS: dict[str, type[CommonParameters]] = {
@@ -502,6 +560,20 @@ DEFAULT_ANALYSES["interrupted_time_series"] = (
     "and 180 days, spells starting over the study period, with a term for the pandemic and calendar months; "
     "quasi-Poisson and Newey-West errors. Context, not an effect of coordination: the pandemic began six weeks after "
     "the law.")
+DESIGNS["scenarios"] = ScenarioParameters  # issue 15
+DEFAULT_ANALYSES["scenarios"] = (
+    "scenarios",
+    "Grounds for proposals: the parametric g-formula over banded hazard models of the first coordination, return to "
+    "work (coordination time-varying) and the competing events, standardised over the spells followed at day 14; the "
+    "share back at work at 90, 180 and 365 days if every region reached the top quartile's uptake of coordination "
+    "within 90 days, and if coordination that came on day 31-90 came by day 30, against the natural course (which "
+    "must reproduce the observed Aalen-Johansen share); person bootstrap intervals.")
+DESIGNS["relapse_sensitivity"] = RelapseSensitivityParameters  # issue 14
+DEFAULT_ANALYSES["sensitivity_relapse"] = (
+    "relapse_sensitivity",
+    "Sensitivity to the relapse rule: the time-varying Cox and Poisson models of the main analyses, identical but for "
+    "the follow-up, rerun with a new spell within the relapse window continuing the spell (a sustained return), "
+    "censoring it, or counted as a return to work all the same; for everyone, women, men and each chapter group.")
 DEFAULT_RUN: tuple[str, ...] = tuple(DEFAULT_ANALYSES)
 
 
@@ -658,6 +730,16 @@ def _check_cross_rules(where: str, params: CommonParameters, errors: list[str]) 
         if compared:
             errors.append(f"{where} confounders: {', '.join(compared)} cannot be case-mix of a regional comparison "
                           "(the region is the unit compared; years are compared one by one)")
+    if isinstance(params, ScenarioParameters):
+        for name in ("horizons", "band_cuts", "coordination_band_cuts"):
+            if list(getattr(params, name)) != sorted(getattr(params, name)):
+                errors.append(f"{where} {name}: must be increasing, got {list(getattr(params, name))}")
+        if params.earlier_by_day >= params.earlier_window_days:
+            errors.append(f"{where} earlier_by_day: {params.earlier_by_day} must come before earlier_window_days "
+                          f"{params.earlier_window_days}")
+        entry = params.entry_day
+        if entry is not None and min(params.earlier_by_day, params.uptake_window_days, *params.horizons) <= entry:
+            errors.append(f"{where}: earlier_by_day, uptake_window_days and horizons must lie after the entry day {entry}")
     if isinstance(params, LandmarkParameters) and list(params.landmark_days) != sorted(params.landmark_days):
         errors.append(f"{where} landmark_days: must be increasing, got {list(params.landmark_days)}")
 
@@ -778,6 +860,26 @@ def _check_dependencies(specs: list[AnalysisSpec], errors: list[str]) -> None:
         elif specs[order[source]].design not in _RATIO_DESIGNS:
             errors.append(f"[analyses.{spec.id}] source: {source!r} does not estimate a hazard or rate ratio")
     _check_negative_control_dependencies(specs, errors)
+    _check_relapse_dependencies(specs, errors)
+
+
+def _check_relapse_dependencies(specs: list[AnalysisSpec], errors: list[str]) -> None:
+    """The relapse sensitivity needs its time-varying sources before it, and each rule once."""
+    order = {s.id: i for i, s in enumerate(specs)}
+    for spec in specs:
+        if spec.design != "relapse_sensitivity":
+            continue
+        p = spec.parameters
+        for source in p.sources:
+            if source not in order:
+                errors.append(f"[analyses.{spec.id}]: {source!r} is not an analysis that runs")
+            elif order[source] > order[spec.id]:
+                errors.append(f"[analyses.{spec.id}]: {source!r} must be listed before {spec.id!r} in run")
+            elif specs[order[source]].design not in ("time_varying_cox", "time_varying_poisson"):
+                errors.append(f"[analyses.{spec.id}] sources: {source!r} is not a time_varying_cox or "
+                              "time_varying_poisson analysis")
+        if not p.rules or len(set(p.rules)) != len(p.rules):
+            errors.append(f"[analyses.{spec.id}] rules: expected each relapse rule at most once, got {list(p.rules)}")
 
 
 def _check_negative_control_dependencies(specs: list[AnalysisSpec], errors: list[str]) -> None:
@@ -835,6 +937,8 @@ __all__ = [
     "AnalysisSpec", "CalibrationParameters", "CollaborationParameters", "CommonParameters", "DEFAULT_ANALYSES",
     "DEFAULT_RUN", "DESIGNS", "EValueParameters", "HeterogeneityParameters", "InterruptedTimeSeriesParameters",
     "LandmarkParameters", "NaiveParameters", "NeedParameters", "NegativeControlParameters", "RegionalParameters",
+    "RelapseSensitivityParameters",
+    "ScenarioParameters",
     "SurveyParameters", "TargetTrialParameters", "TimeVaryingCoxParameters", "TimeVaryingPoissonParameters",
     "TimingParameters", "TimingStrategyParameters", "parameter_defaults", "resolve_entry_day", "spec_from_dict",
     "specs_from_table",

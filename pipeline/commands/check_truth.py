@@ -74,6 +74,8 @@ def _read_warehouse(path: Path):
         pooled_model_parameters,
     )
     from pipeline.commands.recovery_negative_controls import NEGATIVE_CONTROL_RESULTS  # issue 14
+    from pipeline.commands.recovery_relapse import RELAPSE_RESULTS  # issue 14
+    from pipeline.commands.recovery_scenarios import SCENARIO_RESULTS  # issue 15
 
     if not path.is_file():
         raise KoordError(f"no warehouse at {path}: run `koord ingest`, `koord build` and `koord analyse` first")
@@ -96,7 +98,8 @@ def _read_warehouse(path: Path):
         from pipeline.commands.recovery_its import ITS_RESULTS
 
         wanted = (*REQUIRED_RESULTS, CATALOGUE, *(t for t in (*REGION_RESULTS, *TIMING_RESULTS, *COLLABORATION_RESULTS, *SURVEY_RESULTS,
-                                                           *NEGATIVE_CONTROL_RESULTS, *ITS_RESULTS)
+                                                           *NEGATIVE_CONTROL_RESULTS, *ITS_RESULTS, *RELAPSE_RESULTS,
+                                                           *SCENARIO_RESULTS)
                                                   if t in present))
         results = {t: con.execute(f'select * from results."{t}"').df() for t in wanted}
         spells = load_spells(con)

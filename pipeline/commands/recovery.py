@@ -29,10 +29,10 @@ The planted truth each design is checked against, derived with the generator's o
   generator's coordination hazard conditional on no GC001 through day d. Competing events
   (death, emigration, sickness compensation, the 65th birthday) come from their planted
   hazards, with the generator's tie rules. Common random numbers for the two arms.
-  The data record a recovery as return to work only when no relapse follows within the
-  window (5 % of recoveries, independently of everything: the spell is censored then), so the
-  Aalen–Johansen estimand is the incidence under a recovery hazard multiplied by 0.95; the
-  simulation uses that hazard. The trials' estimand averages over all eligible entries; at a
+  A relapse is a break within an episode (`pipeline.synth.simulate`, issue 14): under the
+  default relapse rule 'continue' the follow-up runs on through it and the recorded return to
+  work is the episode's latent recovery, so the simulation uses the planted recovery hazard
+  itself. The trials' estimand averages over all eligible entries; at a
   national scale (about 60 million entries for 1 million persons) a uniform random sample of
   them is simulated (`sample_trial_entries`), and the Monte Carlo standard error, which
   covers both the sampling and the simulation, enters the comparison.
@@ -365,7 +365,9 @@ def trial_truth(entries: pd.DataFrame, linked: Linked, horizons: tuple[int, ...]
     home = latent("home_region").astype(np.int64)
     region_v = np.zeros(len(region_u)) if linked.region_v is None else np.asarray(linked.region_v, float)
     # the recovery hazard: eta + the home region's v (not in coordination nor sickness compensation)
-    eta_recorded = eta + region_v[home] + np.log(1 - params.relapse_share)
+    # every latent recovery is recorded: relapses are breaks within an episode, which the default relapse
+    # rule 'continue' follows through (issue 14)
+    eta_recorded = eta + region_v[home]
     scale = params.scales()[group]
     gamma = params.gammas_by_group()[group]
     shape = params.weibull_shape
@@ -839,11 +841,21 @@ def check_recovery(results: Mapping[str, pd.DataFrame], spells: pd.DataFrame, bu
     survey_rows, survey_notes = survey_checks(results, truth_json)
     rows += survey_rows
     notes += survey_notes
+    from pipeline.commands.recovery_scenarios import issue15_checks  # issue 15's scenarios (rules w-x)
+
+    scenario_rows, scenario_notes = issue15_checks(results, spells, linked, say=say)
+    rows += scenario_rows
+    notes += scenario_notes
     from pipeline.commands.recovery_negative_controls import negative_control_checks  # issue 14 (rules u-v)
 
     negative_rows, negative_notes = negative_control_checks(results, truth_json)
     rows += negative_rows
     notes += negative_notes
+    from pipeline.commands.recovery_relapse import relapse_checks  # issue 14's relapse sensitivity (rule y)
+
+    relapse_rows, relapse_notes = relapse_checks(results, truth_json)
+    rows += relapse_rows
+    notes += relapse_notes
     checks = pd.DataFrame(rows, columns=CHECK_COLUMNS)
     named = checks["scale"].map(lambda s: isinstance(s, str) and s in CHECK_SCALES)
     checks["scale"] = [s if ok else default_scale(r["expectation"], r["estimate"], r["conf_low"], r["conf_high"],

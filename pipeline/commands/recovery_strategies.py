@@ -14,8 +14,9 @@ model simulated forward from E (`pipeline.synth.model`, as `recovery.trial_truth
 - ``none_within_N``: the natural course with the coordination hazard zero before day N and
   the generator's hazard after it.
 
-As in `trial_truth`, a recovery is recorded as return to work only without relapse, so the
-recovery hazard is multiplied by (1 - relapse_share); competing events win ties. No censoring
+As in `trial_truth`, every latent recovery is recorded as return to work (a relapse is a break
+within the episode, followed through under the default relapse rule 'continue'); competing
+events win ties. No censoring
 (the analysis's censoring at extraction is assumed independent). Each spell is simulated
 ``draws`` times; the Monte Carlo SE is that of the mean over spells of the per-spell means
 (the within-spell variance of the draws).
@@ -77,7 +78,7 @@ def strategy_truth(eligible: pd.DataFrame, linked: Linked, params, horizons, see
     eta = latent("eta").astype(float)
     home = latent("home_region").astype(np.int64)
     region_v = np.zeros(len(linked.region_u)) if linked.region_v is None else np.asarray(linked.region_v, float)
-    eta_recorded = eta + region_v[home] + np.log(1 - P.relapse_share)
+    eta_recorded = eta + region_v[home]  # every latent recovery is recorded (relapse rule 'continue')
     scale, gamma, shape = P.scales()[group], P.gammas_by_group()[group], P.weibull_shape
     death_mult = np.exp(M.death_log_multiplier(P, age_group=age_g, diagnosis_group=group))
     emig_mult = np.exp(np.where(latent("is_born_in_sweden").astype(bool), 0.0, P.emigration_foreign_born_effect))

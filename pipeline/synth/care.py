@@ -2,8 +2,8 @@
 
 Grain: one row per care contact. Spell contacts fall within the spell; the first GC001 of a
 coordinated spell is on day ``t_c``, followed by 0-5 more during the spell. Background
-contacts (no KVÅ code) and a few GC001 contacts outside every spell of the person (noise the
-cohort build must ignore) are added. Primary care gives about 65 % of the contacts.
+contacts (no KVÅ code) and a few GC001 contacts outside every spell of the person and every gap
+before a relapse (noise the cohort build must ignore) are added. Primary care gives about 65 % of the contacts.
 
 AW026 (follow-up of the DV077 plan): of the spells with a DV077 plan, a share
 ``aw026_follow_up_share`` gets one AW026 contact ``aw026_gap_days`` (inclusive range) after the
@@ -357,7 +357,9 @@ def _care_chunk(gt: GroundTruth, spells: pl.DataFrame, p_lo: int, p_hi: int, rng
     idx_in_cand[cand] = np.arange(len(cand))
     sp_c = idx_in_cand[person_of]
     hit = sp_c >= 0
-    inside_spell = hit & (nday[np.maximum(sp_c, 0)] >= s) & (nday[np.maximum(sp_c, 0)] <= s + span)
+    # a relapse gap counts as inside: the relapse rule 'continue' follows a spell through it
+    upto = np.where(spells["is_relapse_within_window"].to_numpy(), spells["next_start_day"].to_numpy() - 1, s + span)
+    inside_spell = hit & (nday[np.maximum(sp_c, 0)] >= s) & (nday[np.maximum(sp_c, 0)] <= upto)
     inside[sp_c[inside_spell]] = True
     ok = ~inside & (f_hi >= f_lo)
     nc = cand[ok]

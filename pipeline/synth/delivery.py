@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import date
 from pathlib import Path
 
@@ -12,6 +12,7 @@ import polars as pl
 
 from data_schemas.codes import regions
 from data_schemas.extracts import EXTRACTS, match_file_stem
+from data_schemas.study import RELAPSE_RULES
 from koord.errors import KoordError
 from koord.progress import say, step
 from pipeline.synth import model as model_module
@@ -19,13 +20,14 @@ from pipeline.synth.agi import agi_chunks
 from pipeline.synth.care import care_contact_chunks, merge_info
 from pipeline.synth.faults import FaultInjector, FaultPlan
 from pipeline.synth.model import CARE_LEVELS, SynthParameters
+from pipeline.synth.scenario_truth import ScenarioRules, truth_for_delivery
 from pipeline.synth.registers import (
     collaboration_events, collaboration_parameters, compensation, deaths, lisa_year, migrations, registrations, sickness_benefit,
 )
 from pipeline.synth.simulate import CAUSES, simulate
 from pipeline.synth.survey import FRAME_STEM, survey
 from pipeline.synth.truth import (
-    StudyRules, calibration, chapter_hazard_ratios, counts, labelled_spells, spell_outcomes,
+    StudyRules, calibration, chapter_hazard_ratios, counts, follow_relapse_chains, labelled_spells, spell_outcomes,
 )
 from pipeline.synth.variants import BACKGROUND_STEM, Variants
 from pipeline.synth.writers import manifest_toml, write_csv, write_parquet
@@ -113,6 +115,9 @@ def write_delivery(
                       extraction_date=extraction_date)
         rules = StudyRules.default()
         outcomes = spell_outcomes(gt, rules)
+        # What the registers record does not depend on the study's relapse rule: the files are
+        # written from each spell on its own ('censor'); the truth follows the study's rule.
+        physical = spell_outcomes(gt, replace(rules, relapse="censor"))
     variants = Variants(gt, enabled=names == "as_delivered")
     injector = FaultInjector(gt, fmt) if faults else None
     plan = injector.plan if injector else FaultPlan()
@@ -147,13 +152,13 @@ def write_delivery(
     gc001, care_infos, flags = [], [], []
 
     def care_chunks():
-        for contacts, gc, info in care_contact_chunks(gt, outcomes):
+        for contacts, gc, info in care_contact_chunks(gt, physical):
             gc001.append(gc)
             care_infos.append(info)
             yield contacts
 
     def agi():
-        for df, f in agi_chunks(gt, outcomes):
+        for df, f in agi_chunks(gt, physical):
             flags.append(f)
             yield df
 
@@ -166,15 +171,15 @@ def write_delivery(
         survey_cells.append(cells)
         return df
 
-    builders = [(f"scb_lisa_{y}", one(lambda y=y: lisa_year(gt, y, outcomes))) for y in gt.window.lisa_years] + (
+    builders = [(f"scb_lisa_{y}", one(lambda y=y: lisa_year(gt, y, physical))) for y in gt.window.lisa_years] + (
         [(BACKGROUND_STEM, one(variants.background))] if variants.enabled else []) + [
-        ("scb_dodsorsak", one(lambda: deaths(gt, outcomes))),
+        ("scb_dodsorsak", one(lambda: deaths(gt, physical))),
         ("scb_migrationer", one(lambda: migrations(gt))),
         ("fk_midas_sjukpenning", one(lambda: sickness_benefit(gt))),
         ("fk_midas_ersattning", one(lambda: compensation(gt))),
-        ("fk_samverkan", one(lambda: collaboration_events(gt, outcomes))),
+        ("fk_samverkan", one(lambda: collaboration_events(gt, physical))),
         ("vard_kontakter", care_chunks()),
-        ("af_inskrivning", one(lambda: registrations(gt, outcomes))),
+        ("af_inskrivning", one(lambda: registrations(gt, physical))),
         ("skv_agi_manad", agi()),
         ("enkat_samverkan", one(survey_frame)),
     ] + ([(FRAME_STEM, one(lambda: survey_cells[0]))] if variants.enabled else [])  # optional, as scb_bakgrund
@@ -189,12 +194,18 @@ def write_delivery(
     (out_dir / "manifest.toml").write_text(manifest_toml(name, extraction_date, files), encoding="utf-8")
 
     with step("computing the truth"):
-        lab = (labelled_spells(gt, outcomes).join(pl.concat(flags), on="spell_row", how="left")
-               .join(pl.concat(gc001), on="spell_row", how="left"))
+        lab = follow_relapse_chains(labelled_spells(gt, outcomes).join(pl.concat(flags), on="spell_row", how="left")
+                                    .join(pl.concat(gc001), on="spell_row", how="left"))
         truth = _truth(gt, lab, rules, files, care_info, survey_truth, fault_truth, seed, persons, fmt, encoding)
         truth["variants"] = {"names": names, **variants.truth()}
         truth["survey"] = {**survey_truth, "frame_delivered": variants.enabled}
         truth["collaboration"] = collaboration_parameters(seed)  # issue 13: the planted FK/AF collaboration model
+        # issue 14: the counts under every relapse rule (truth["counts"] is the study's own rule)
+        truth["counts_by_relapse_rule"] = {
+            rule: counts(labelled_spells(gt, outcomes if rule == rules.relapse
+                                         else spell_outcomes(gt, replace(rules, relapse=rule))))
+            for rule in RELAPSE_RULES}
+        truth["scenarios"] = truth_for_delivery(gt, outcomes, ScenarioRules(entry_day=rules.min_spell_days))  # issue 15: the scenarios' true shares back at work
         _truth_spells(gt, lab).write_parquet(truth_path.parent / TRUTH_SPELLS_FILE)
         truth_path.write_text(json.dumps(truth, indent=2, ensure_ascii=False), encoding="utf-8")
     say(f"  truth: {truth_path} (+ {TRUTH_SPELLS_FILE})")
@@ -282,8 +293,9 @@ def _truth_spells(gt, lab: pl.DataFrame) -> pl.DataFrame:
         date_col("spell_last_day").alias("spell_last_date"),
         date_col("end_day").alias("end_date"),
         "end_reason", "spell_days", "followup_days", "is_open", "is_included", "is_relapse_within_window",
+        "is_relapse_continuation", "n_relapse_spells",
         "is_coordinated", "is_coordinated_in_followup",
-        pl.when(pl.col("is_coordinated")).then(pl.col("t_c").cast(pl.Int64)).alias("days_to_first_gc001"),
+        pl.col("t_c_followup").cast(pl.Int64).alias("days_to_first_gc001"),
         "n_gc001",
         pl.col("first_gc001_region").replace_strict(dict(enumerate(region_codes)), default=None).alias("first_gc001_region_code"),
         pl.col("first_gc001_care_level").replace_strict(dict(enumerate(CARE_LEVELS)), default=None).alias("first_gc001_care_level"),

@@ -72,6 +72,18 @@ Competing events (independent of recovery and coordination given the covariates)
 Employees (ANST) are paid by the employer for days 0-13, so their spells enter MiDAS only if
 they last beyond day 14: every event time of an employee spell is drawn conditional on
 exceeding 14 days (delayed entry), which leaves the hazards after day 14 unchanged.
+
+Relapses (issue 14)
+    The times above are those of an episode. A share ``relapse_share`` of the episodes long
+    enough for two parts of more than 14 days each break: the benefit stops on a day within
+    and a new spell starts ``relapse_gap_days`` (8-28) later, running to the episode's end with
+    the episode's own diagnosis and draws (the break is never where the first GC001 falls). The
+    delivery shows two spells, the second a relapse within the study's 30-day window. Under the
+    relapse rule 'continue' a spell is followed through its relapses, so its follow-up is the
+    episode's and the planted model is its exact truth; under 'censor' the break censors the
+    first part, and since breaks come only in long episodes, those who relapse are the sicker
+    ones (informative censoring). New episodes start at least ``new_spell_gap_min_days`` after
+    the last one ends.
 """
 
 from __future__ import annotations
@@ -146,9 +158,13 @@ class SynthParameters:
     birth_region_shares: Mapping = _m(**{"1": 0.80, "2": 0.03, "3": 0.06, "4": 0.11})
     region_move_per_year: float = 0.02
     spells_per_person_shares: tuple = (0.55, 0.27, 0.12, 0.06)  # 1, 2, 3, 4 intended spells
-    relapse_share: float = 0.05  # of recoveries followed by another spell: starts 8-28 days after
-    relapse_gap_days: tuple = (8, 28)  # next start - last day; never <= 5 (would merge)
-    new_spell_gap_min_days: int = 35  # other gaps: next start - last day >= 35 ...
+    # Relapse breaks (issue 14): a share of the episodes long enough for two parts of more than 14
+    # days each break off on a day within and go on as a new spell 8-28 days later (a relapse within
+    # the 30-day window, never merged by the 5-day gap rule) until the episode's end; the episode's
+    # latent times are as drawn, so its sustained return to work follows the planted model.
+    relapse_share: float = 0.05
+    relapse_gap_days: tuple = (8, 28)  # next start - last day of the broken-off part
+    new_spell_gap_min_days: int = 35  # gaps between episodes: next start - last day >= 35 ...
     new_spell_gap_mean_extra_days: float = 420.0  # ... + Exp(mean)
 
     # --- diagnosis and start ------------------------------------------------------------

@@ -231,6 +231,12 @@ def simulate_spells(params, window: Window, persons: dict, region_u: np.ndarray,
     start = earliest + np.floor(rng.random(n) * (last_start_day - earliest + 1)).astype(np.int64)
     retire_day = dt.year_start(persons["birth_year"] + 68)
     active = np.arange(n)
+    n_episodes = np.zeros(n, np.int64)  # episodes ended so far (a relapse break does not end one)
+    # Relapse breaks (issue 14) come from their own stream: the rest of the episode after a break,
+    # drawn with the episode, waits here for the person's next spell.
+    break_rng = np.random.Generator(rng.bit_generator.jumped())
+    pending = np.zeros(n, bool)
+    rest: dict[str, np.ndarray] = {}
     prev_last = np.full(n, np.iinfo(np.int64).min // 4)
     earlier: list[tuple[np.ndarray, np.ndarray]] = []  # (first day, last day) of each person's k-th spell
     scales = params.scales()
@@ -239,7 +245,7 @@ def simulate_spells(params, window: Window, persons: dict, region_u: np.ndarray,
     is_woman = persons["is_woman"]
     chapter_of_group = np.array([CHAPTER_GROUPS.index(chapter_group_of(g)) for g in DIAGNOSIS_GROUPS])
     out: list[dict] = []
-    for k in range(len(params.spells_per_person_shares)):
+    for k in range(2 * len(params.spells_per_person_shares)):  # a break adds a spell to its episode
         if len(active) == 0:
             break
         m = len(active)
@@ -297,6 +303,44 @@ def simulate_spells(params, window: Window, persons: dict, region_u: np.ndarray,
         key = D * 4 + order[:, None]
         cause = np.argmin(key, axis=0)
         length = D[cause, np.arange(m)].astype(np.int64)
+        # The rest of an episode broken off by a relapse break: the episode's own draws, shifted to
+        # this spell's start (its covariates at the start are its own, as the build reads them).
+        cont = pending[active]
+        if cont.any():
+            i, p = np.flatnonzero(cont), active[cont]
+            for name, values in (("occ", occ), ("group", group), ("code_id", code_id), ("extent", extent), ("care", care),
+                                 ("eta", eta), ("entry", entry), ("T_c", T_c), ("T_r", T_r), ("T_d", T_d), ("T_e", T_e),
+                                 ("T_sa", T_sa), ("cause", cause), ("length", length)):
+                values[i] = rest[name][p]
+            chapter = chapter_of_group[group]
+            t_c = np.floor(T_c)
+            pending[p] = False
+        # A relapse break (issue 14): within a long enough episode the benefit stops on day b and a
+        # new spell starts G days later (8-28: a relapse within the 30-day window, never merged by
+        # the gap rule) and runs to the episode's end. The episode's latent times stay as drawn, so
+        # its sustained return to work (the relapse rule 'continue') follows the planted model;
+        # breaks come only in long episodes, so those who relapse are the sicker ones.
+        lo, hi = params.relapse_gap_days
+        gap_days = break_rng.integers(lo, hi + 1, size=m)
+        room = length - gap_days - 2 * RELAPSE_MIN_PART_DAYS
+        b = RELAPSE_MIN_PART_DAYS + np.floor(break_rng.random(m) * (np.maximum(room, 0) + 1)).astype(np.int64)
+        brk = ((break_rng.random(m) < params.relapse_share) & ~cont & (room >= 0)
+               & ~((t_c >= b) & (t_c < b + gap_days))  # the first GC001 falls in a spell, not in the gap
+               & (s + b + gap_days <= E - (EMPLOYER_PERIOD_DAYS + 1)) & (s + b + gap_days < retire_day[active]))
+        if brk.any():
+            i, p = np.flatnonzero(brk), active[brk]
+            shift = (b + gap_days)[i].astype(float)
+            for name, values in (("occ", occ), ("group", group), ("code_id", code_id), ("extent", extent), ("care", care),
+                                 ("eta", eta), ("cause", cause)):
+                rest.setdefault(name, np.zeros(n, values.dtype))[p] = values[i]
+            rest.setdefault("entry", np.zeros(n))[p] = 0.0
+            # times on the rest's clock; coordination already in the first part is not redrawn (none in the rest)
+            rest.setdefault("T_c", np.zeros(n))[p] = np.where(t_c[i] < b[i], np.inf, T_c[i] - shift)
+            for name, values in (("T_r", T_r), ("T_d", T_d), ("T_e", T_e), ("T_sa", T_sa)):
+                rest.setdefault(name, np.zeros(n))[p] = values[i] - shift
+            rest.setdefault("length", np.zeros(n, np.int64))[p] = length[i] - (b + gap_days)[i]
+            pending[p] = True
+            length = np.where(brk, b, length)
         last = s + length - 1
         out.append({
             "person": active, "spell_index": np.full(m, k), "start_day": s, "age_years": age, "age_group": age_g,
@@ -305,16 +349,15 @@ def simulate_spells(params, window: Window, persons: dict, region_u: np.ndarray,
             "prior_sick_days_365": prior_days,
             "education_group": edu_g, "is_born_in_sweden": born_se, "is_woman": woman, "eta": eta, "entry_day": entry,
             "T_c": T_c, "t_c": t_c, "T_r": T_r, "T_d": T_d, "T_e": T_e, "T_sa": T_sa, "cause": cause,
-            "natural_days": length, "last_day": last,
+            "natural_days": length, "last_day": last, "is_relapse_break": brk,
         })
-        # Next spell: only after a recovery that ends before extraction.
-        relapse = rng.random(m) < params.relapse_share
-        lo, hi = params.relapse_gap_days
-        gap = np.where(relapse, rng.integers(lo, hi + 1, size=m),
-                       params.new_spell_gap_min_days + np.floor(rng.exponential(params.new_spell_gap_mean_extra_days, size=m)))
-        nxt = last + gap.astype(np.int64)
-        go_on = ((k + 1 < n_intended[active]) & (cause == 0) & (last < E) & (nxt <= E - (EMPLOYER_PERIOD_DAYS + 1))
-                 & (nxt < retire_day[active]))
+        # Next spell: the rest of a broken episode, else a new episode only after a recovery that ends
+        # before extraction.
+        gap = params.new_spell_gap_min_days + np.floor(rng.exponential(params.new_spell_gap_mean_extra_days, size=m))
+        nxt = np.where(brk, s + b + gap_days, last + gap.astype(np.int64))
+        n_episodes[active] += ~brk
+        go_on = brk | ((n_episodes[active] < n_intended[active]) & (cause == 0) & (last < E)
+                       & (nxt <= E - (EMPLOYER_PERIOD_DAYS + 1)) & (nxt < retire_day[active]))
         prev_last[active] = last
         first_k, last_k = np.full(n, _NO_DAY), np.full(n, -_NO_DAY)
         first_k[active], last_k[active] = s, last
@@ -326,6 +369,7 @@ def simulate_spells(params, window: Window, persons: dict, region_u: np.ndarray,
 
 
 _NO_DAY = np.iinfo(np.int64).max // 4  # first day of a spell a person did not have (overlaps nothing)
+RELAPSE_MIN_PART_DAYS = 15  # each part of a broken episode lasts longer than the study's 14 days
 
 
 def _prior_sick_days(earlier: list[tuple[np.ndarray, np.ndarray]], active: np.ndarray, start: np.ndarray,

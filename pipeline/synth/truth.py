@@ -16,6 +16,14 @@ rules mirror the study definition (`data_schemas.study.Study`, defaults = ``stud
   followed by a new spell within the window is censored on its last day (relapse); one whose
   window passes the extraction date is censored on its last day; every other spell is a
   return_to_work on its last day.
+- the relapse rule (``[outcome] relapse``): the above is 'censor'. 'event' drops the relapse
+  censoring (the spell's end is a return to work all the same). 'continue' (the default) follows
+  a studied spell through its relapse chain (each next spell starting within the window after the
+  last day): competing events during a spell of the chain end follow-up on their date, in a gap
+  between two of its spells or within the window after the chain's last spell on the last day
+  before them; the return to work is the end of the chain's last spell; the chain's later studied
+  spells are not analysed (``is_relapse_continuation``, not ``is_included``), and the first GC001
+  is the first of any spell of the chain within the follow-up.
 """
 
 from __future__ import annotations
@@ -47,22 +55,28 @@ class StudyRules:
     age_max_years: int
     min_spell_days: int
     relapse_window_days: int
+    relapse: str = "continue"
 
     @classmethod
     def default(cls) -> "StudyRules":
         s = Study()
         return cls(s.spell_start_from, s.spell_start_to, s.age_min_years, s.age_max_years, s.min_spell_days,
-                   s.relapse_window_days)
+                   s.relapse_window_days, s.relapse)
 
 
 def spell_outcomes(gt: GroundTruth, rules: StudyRules | None = None) -> pl.DataFrame:
-    """One row per ground-truth spell with inclusion, coordination and end reason.
+    """One row per ground-truth spell with inclusion, coordination and end reason under the study's rules.
 
     Columns added to ``gt.spells``: ``spell_last_day`` (last benefit day in the delivery),
-    ``is_open``, ``spell_days``, ``is_included``, ``is_coordinated`` (first GC001 within the
-    spell), ``is_relapse_within_window``, ``end_reason``, ``end_day``, ``followup_days``,
-    ``is_coordinated_in_followup`` (t_c < followup_days) and ``is_latent_recovery`` (the
-    recovery happened first and was recorded: the event of the planted hazard model).
+    ``is_open``, ``spell_days``, ``is_included`` (studied and, under the relapse rule 'continue',
+    not part of an earlier studied spell's follow-up), ``is_relapse_continuation`` (that part),
+    ``is_coordinated`` (first GC001 within the spell), ``is_relapse_within_window``,
+    ``next_start_day``, ``n_relapse_spells`` (later spells of the chain under 'continue'),
+    ``followup_of`` (row of the analysed spell whose follow-up holds this spell's days, -1 if
+    none), ``end_reason``, ``end_day``, ``followup_days``, ``t_c_followup`` (day index of the first
+    GC001 of the follow-up, chain included; NaN if none), ``is_coordinated_in_followup``
+    (t_c_followup < followup_days) and ``is_latent_recovery`` (the recovery happened first and was
+    recorded: the event of the planted hazard model).
     """
     rules = rules or StudyRules.default()
     E = gt.window.extraction_day
@@ -70,6 +84,7 @@ def spell_outcomes(gt: GroundTruth, rules: StudyRules | None = None) -> pl.DataF
     sp = gt.spells
     persons = gt.persons
     person = sp["person"].to_numpy()
+    n = len(person)
     s = sp["start_day"].to_numpy()
     L = sp["last_day"].to_numpy()
     by = persons["birth_year"].to_numpy()[person]
@@ -77,23 +92,29 @@ def spell_outcomes(gt: GroundTruth, rules: StudyRules | None = None) -> pl.DataF
     last_in_file = np.minimum(L, E)
     spell_days = last_in_file - s + 1
     age = dt.years(s) - by
-    included = (
+    studied = (
         (s >= dt.day(rules.spell_start_from)) & (s <= dt.day(rules.spell_start_to))
         & (age >= rules.age_min_years) & (age <= rules.age_max_years) & (spell_days > rules.min_spell_days)
     )
     t_c = sp["t_c"].to_numpy()
     coordinated = t_c <= (last_in_file - s)
-    # The next spell of the same person.
+    big = np.iinfo(np.int64).max // 4
+    # The next spell of the same person; a relapse links a spell to it (relapse chains).
     same_next = np.append(person[1:] == person[:-1], False)
-    next_start = np.where(same_next, np.append(s[1:], 0), np.iinfo(np.int64).max // 4)
+    next_start = np.where(same_next, np.append(s[1:], 0), big)
     relapse = ~is_open & (next_start - L <= W)
-    # Competing events: their end date and whether they count for this spell.
+    chain = np.cumsum(np.append(True, ~relapse[:-1]))  # chain number, per spell in order
+    chain_first = np.searchsorted(chain, chain, side="left")
+    chain_last = np.searchsorted(chain, chain, side="right") - 1
+    studied_before = np.cumsum(studied) - studied - np.append(0, np.cumsum(studied))[chain_first]
+    continuation = studied & (studied_before > 0) if rules.relapse == "continue" else np.zeros(n, bool)
+    included = studied & ~continuation
+    last_seg = chain_last if rules.relapse == "continue" else np.arange(n)  # last spell each spell's follow-up may reach
+    # Competing events (their dates as recorded by the extraction date) of each spell's person.
     exit_day = persons["exit_day"].to_numpy()[person]
     exit_cause = persons["exit_cause"].to_numpy()[person]
     sa_start = persons["compensation_start_day"].to_numpy()[person]
     a65 = dt.july_first(by + 65)
-    big = np.iinfo(np.int64).max // 4
-    horizon = np.where(is_open, E, L + W)
     cand = {
         "death": np.where(exit_cause == "death", exit_day, big),
         "emigration": np.where(exit_cause == "emigration", exit_day, big),
@@ -104,35 +125,100 @@ def spell_outcomes(gt: GroundTruth, rules: StudyRules | None = None) -> pl.DataF
         "death": cand["death"] <= E, "emigration": cand["emigration"] <= E,
         "sickness_compensation": np.where(sa_start >= 0, sa_start <= E, False), "age_65": a65 <= E,
     }
-    end_c = np.full(len(s), big)
-    reason_c = np.full(len(s), -1)
-    for rank, c in enumerate(COMPETING):
-        counts = recorded[c] & (cand[c] >= s) & (cand[c] <= horizon)
-        e = np.where(counts, np.minimum(cand[c], last_in_file), big)
-        better = e < end_c  # strict: an earlier-listed cause wins ties
-        end_c = np.where(better, e, end_c)
-        reason_c = np.where(better, rank, reason_c)
+    end_c = np.full(n, big)
+    reason_c = np.full(n, -1)
+    end_seg = np.arange(n)  # the spell (row) of the follow-up that holds its end
+    rows = np.arange(n)
+    for offset in range(int((last_seg - rows).max(initial=0)) + 1):
+        k = rows + offset  # the offset-th spell of each spell's follow-up
+        live = (k <= last_seg) & (end_c == big)  # an earlier spell's event ended the follow-up already
+        k = np.minimum(k, n - 1)
+        is_last = k == last_seg
+        # events after the last day count within the window, but before the chain's next spell
+        horizon = np.where(is_open[k], E, np.where(is_last, L[k] + W, np.minimum(L[k] + W, next_start[k] - 1)))
+        for rank, c in enumerate(COMPETING):
+            counts = live & recorded[c] & (cand[c] >= s[k]) & (cand[c] <= horizon)
+            e = np.where(counts, np.minimum(cand[c], last_in_file[k]), big)
+            better = e < end_c  # strict: an earlier-listed cause wins ties
+            end_c = np.where(better, e, end_c)
+            reason_c = np.where(better, rank, reason_c)
+            end_seg = np.where(better, k, end_seg)
     has_comp = reason_c >= 0
     reason = np.where(has_comp, np.array(COMPETING, dtype=object)[np.maximum(reason_c, 0)], "")
     end_day = np.where(has_comp, end_c, 0)
     rest = ~has_comp
-    reason = np.where(rest & is_open, "censored", reason)
-    end_day = np.where(rest & is_open, E, end_day)
-    closed = rest & ~is_open
-    rtw = closed & ~relapse & (L + W <= E)
+    end_seg = np.where(rest, last_seg, end_seg)
+    final_open = is_open[last_seg]
+    final_last = L[last_seg]
+    reason = np.where(rest & final_open, "censored", reason)
+    end_day = np.where(rest & final_open, E, end_day)
+    closed = rest & ~final_open
+    censored_by_relapse = relapse if rules.relapse == "censor" else np.zeros(n, bool)
+    rtw = closed & ~censored_by_relapse & (final_last + W <= E)
     reason = np.where(closed, np.where(rtw, "return_to_work", "censored"), reason)
-    end_day = np.where(closed, L, end_day)
+    end_day = np.where(closed, final_last, end_day)
     followup = end_day - s + 1
+    # The first GC001 of the follow-up: of the first spell of the chain coordinated within it.
+    first_gc = np.full(n, big)
+    for offset in range(int((end_seg - rows).max(initial=0)) + 1):
+        k = np.minimum(rows + offset, n - 1)
+        day = np.where((rows + offset <= end_seg) & coordinated[k], s[k] + t_c[k], big)
+        first_gc = np.minimum(first_gc, day)
+    t_c_followup = np.where(first_gc < big, first_gc - s, np.nan)
+    n_relapse_spells = chain_last - rows if rules.relapse == "continue" else np.zeros(n, np.int64)
+    # Which analysed spell's follow-up holds each spell's days: itself, or under 'continue' the
+    # studied spell its chain is followed from (for the later spells of the chain up to the end).
+    head_of_chain = np.full(int(chain.max(initial=0)) + 1, -1)
+    head_of_chain[chain[included]] = rows[included]
+    head = head_of_chain[chain] if rules.relapse == "continue" else np.where(included, rows, -1)
+    reached = (head >= 0) & (rows >= head) & (rows <= end_seg[np.maximum(head, 0)])
+    followup_of = np.where(reached, head, -1)
     cause = sp["cause"].to_numpy()
-    latent_recovery = (cause == CAUSES.index("recovery")) & ~is_open & (a65 > L)
+    latent_recovery = (cause == CAUSES.index("recovery")) & ~is_open & (a65 > L) & ~sp["is_relapse_break"].to_numpy()
     return sp.with_columns(
         spell_last_day=pl.Series(last_in_file), is_open=pl.Series(is_open), spell_days=pl.Series(spell_days),
-        is_included=pl.Series(included), is_coordinated=pl.Series(coordinated),
-        is_relapse_within_window=pl.Series(relapse), end_reason=pl.Series(reason.astype(str)),
-        end_day=pl.Series(end_day), followup_days=pl.Series(followup),
-        is_coordinated_in_followup=pl.Series(t_c < followup), is_latent_recovery=pl.Series(latent_recovery),
+        is_included=pl.Series(included), is_relapse_continuation=pl.Series(continuation),
+        is_coordinated=pl.Series(coordinated),
+        is_relapse_within_window=pl.Series(relapse), next_start_day=pl.Series(next_start),
+        n_relapse_spells=pl.Series(n_relapse_spells.astype(np.int64)), followup_of=pl.Series(followup_of),
+        end_reason=pl.Series(reason.astype(str)), end_day=pl.Series(end_day), followup_days=pl.Series(followup),
+        t_c_followup=pl.Series(t_c_followup).fill_nan(None),
+        is_coordinated_in_followup=pl.Series(np.nan_to_num(t_c_followup, nan=np.inf) < followup), is_latent_recovery=pl.Series(latent_recovery),
         age_65_day=pl.Series(a65),
     )
+
+
+def follow_relapse_chains(lab: pl.DataFrame) -> pl.DataFrame:
+    """Each analysed spell's per-spell register truths gathered over its follow-up's spells (``followup_of``).
+
+    The generator records each spell on its own (contacts, pay); under the relapse rule
+    'continue' a studied spell's follow-up also holds the later spells of its chain, so its
+    counts (``n_gc001``, ``n_aw026``) are summed over them, its first dates (GC001 region and
+    care level, DV077, AW026) are those of the earliest, and its pay after the end
+    (``is_paid_month_after``, ``is_month_after_delivered``) is that of the last. Under 'censor'
+    and 'event' each spell's follow-up is its own and nothing changes.
+    """
+    chained = lab.filter((pl.col("followup_of") >= 0) & (pl.col("followup_of") != pl.col("spell_row")))
+    if chained.height == 0:
+        return lab
+    per_spell = ("n_gc001", "first_gc001_region", "first_gc001_care_level", "first_dv077_day", "n_aw026",
+                 "first_aw026_day", "is_paid_month_after", "is_month_after_delivered")
+    parts = lab.filter(pl.col("followup_of") >= 0).sort("spell_row")
+    gathered = parts.group_by("followup_of").agg(
+        pl.col("n_gc001").sum(),
+        pl.col("first_gc001_region").drop_nulls().first(),
+        pl.col("first_gc001_care_level").drop_nulls().first(),
+        pl.col("first_dv077_day").min(),
+        pl.col("n_aw026").sum(),
+        pl.col("first_aw026_day").min(),
+        pl.col("is_paid_month_after").last(),
+        pl.col("is_month_after_delivered").last(),
+    ).rename({"followup_of": "spell_row", **{c: f"{c}_followup" for c in per_spell}})
+    joined = lab.join(gathered.with_columns(pl.col("spell_row").cast(lab["spell_row"].dtype), _head=pl.lit(True)),
+                      on="spell_row", how="left")
+    return joined.with_columns(
+        [pl.when(pl.col("_head")).then(pl.col(f"{c}_followup")).otherwise(pl.col(c)).alias(c) for c in per_spell]
+    ).select(lab.columns)
 
 
 def labelled_spells(gt: GroundTruth, outcomes: pl.DataFrame) -> pl.DataFrame:
@@ -173,13 +259,14 @@ def counts(labelled: pl.DataFrame) -> dict:
     out["by_chapter_group"] = {c: _count(inc.filter(pl.col("diagnosis_chapter_group") == c)) for c in CHAPTER_GROUPS}
     out["by_diagnosis_group"] = {g: _count(inc.filter(pl.col("diagnosis_group") == g)) for g in DIAGNOSIS_GROUPS}
     out["all_spells_in_delivery"] = int(labelled.height)
-    out["coordinated_in_first_90_days"] = int((inc["is_coordinated_in_followup"] & (inc["t_c"] <= 89)).sum())
+    out["coordinated_in_first_90_days"] = int((inc["is_coordinated_in_followup"] & (inc["t_c_followup"] <= 89)).sum())
     return out
 
 
 def calibration(labelled: pl.DataFrame) -> dict:
     """Realised values of the calibration targets among studied spells (with the targets)."""
-    inc = labelled.filter(pl.col("is_included"))
+    # the delivery's spells as such: a relapse continuing an earlier spell is a studied spell too
+    inc = labelled.filter(pl.col("is_included") | pl.col("is_relapse_continuation"))
     long = inc.filter(pl.col("spell_days") > 90)
     women_persons = inc.group_by("person").agg(pl.col("is_woman").first())["is_woman"].mean()
     grp_long = long.group_by("diagnosis_group").len().sort(["len", "diagnosis_group"], descending=[True, False])

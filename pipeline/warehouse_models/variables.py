@@ -20,6 +20,7 @@ from data_schemas.tables import (
     PRIOR_SICK_LEAVE_DAYS,
     SEXES,
 )
+from data_schemas.study import RELAPSE_RULES
 from pipeline.warehouse_models.model import BuildContext
 
 
@@ -45,6 +46,9 @@ def model_vars(ctx: BuildContext) -> dict[str, Any]:
         "known_benefit_codes": list(st.known_benefit_codes),
         "fsjp_rule": st.fsjp_rule,
         "relapse_window_days": st.relapse_window_days,
+        # the study's relapse rule, and every rule (the relapse sensitivity analysis compares them)
+        "relapse": st.relapse,
+        "relapse_rules": list(RELAPSE_RULES),
         "return_to_work": st.return_to_work,
         # (label, first day, first day of the next band or NULL): the rows of person_time's bands
         "time_bands": [

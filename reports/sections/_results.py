@@ -49,6 +49,8 @@ OWN_CHAPTER_TABLES = ("region_uptake", "region_rtw", "region_variation",
                       "coordination_timing", "coordination_need", "coordination_timing_strategies",
                       "collaboration", "survey", "interrupted_time_series")
 OWN_CHAPTER_TABLES += ("negative_controls", "calibration")  # issue 14: reports.sections.negative_controls
+OWN_CHAPTER_TABLES += ("scenarios",)  # issue 15: reports.sections.proposals
+OWN_CHAPTER_TABLES += ("sensitivity_relapse",)  # issue 14: reports.sections.relapse
 
 
 @dataclass(frozen=True)

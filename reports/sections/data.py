@@ -57,6 +57,16 @@ RTW_DEFINITIONS_SV = {
         "sjukfallets sista månad"
     ),
 }
+# What a new spell within the relapse window does to the spell before it (study.toml [outcome] relapse).
+RELAPSE_RULES_SV = {
+    "continue": "Ett nytt sjukfall inom fönstret räknas som återinsjuknande och sjukfallet fortsätter: uppföljningen "
+                "löper vidare genom det nya sjukfallet, och återgången räknas först när ingen ny sjukskrivning följer "
+                "inom fönstret (varaktig återgång). Det nya sjukfallet räknas inte som ett eget sjukfall.",
+    "censor": "Ett nytt sjukfall inom fönstret räknas som återinsjuknande och sjukfallet censureras på sin sista dag; "
+              "det nya sjukfallet följs som ett eget sjukfall.",
+    "event": "Ett nytt sjukfall inom fönstret ändrar inget: sjukfallets slut räknas som återgång i arbete ändå, och "
+             "det nya sjukfallet följs som ett eget sjukfall.",
+}
 
 
 def definitions(study: Mapping[str, Any] | None, extraction_date: Any) -> list[tuple[str, str]]:
@@ -87,8 +97,9 @@ def definitions(study: Mapping[str, Any] | None, extraction_date: Any) -> list[t
                         "(Försäkringskassans regel)" if fsjp_rule == "drop_spell" else "")
                      + ". Dag 0 är sjukfallets första dag (insjuknandedatum, inklusive arbetsgivarperioden)."),
         ("Återgång i arbete", RTW_DEFINITIONS_SV.get(str(study.get("return_to_work")), str(study.get("return_to_work")))
-         + f" (fönster {study.get('relapse_window_days')} dagar). Ett nytt sjukfall inom fönstret räknas som återfall "
-           "och sjukfallet censureras."),
+         + f" (fönster {study.get('relapse_window_days')} dagar). "
+         # build records from before issue 14 carry no relapse rule: they censored
+         + RELAPSE_RULES_SV.get(str(study.get("relapse") or "censor"), str(study.get("relapse")))),
         ("Konkurrerande händelser", "dödsfall, utvandring, sjuk- eller aktivitetsersättning och 65-årsdag avslutar "
                                     "uppföljningen utan återgång i arbete."),
         ("Koordinering", "första vårdkontakten med KVÅ-kod GC001 under sjukfallets uppföljning, i vilken region som "

@@ -101,7 +101,8 @@ def test_proposed_analyses_table_validates():
 run = ["tv_cox", "tv_poisson", "target_trial", "landmark", "naive_ever", "heterogeneity", "e_value",
        "region_uptake", "region_rtw", "region_variation",
        "coordination_timing", "coordination_need", "coordination_timing_strategies", "collaboration",
-       "survey", "negative_controls", "calibration", "interrupted_time_series"]
+       "survey", "negative_controls", "calibration", "interrupted_time_series", "scenarios",
+       "sensitivity_relapse"]
 seed = 2026
 
 [analyses.tv_cox]

@@ -68,13 +68,20 @@ EXPECTED_CHECKS = {
     # 90 and 180 days for all, women, men
     **{("interrupted_time_series", f"no_planted_{term}_change_{h}d"): 3
        for term in ("law_level", "law_slope") for h in (90, 180)},
+    # grounds for proposals (issue 15): the two scenarios' risk differences and the natural course at 180 days
+    # for all, women, men
+    ("scenarios", "covers_planted_scenario_risk_difference"): 2 * 3, ("scenarios", "covers_planted_natural_course"): 3,
+    # the relapse rule (issue 14): under 'continue' tv_cox and tv_poisson cover the planted HR per checked
+    # chapter group (psychiatric, musculoskeletal, other); 'censor' and 'event' have no planted truth
+    **{("sensitivity_relapse", f"covers_planted_hr_continue_{source}"): 3 for source in ("tv_cox", "tv_poisson")},
 }
 STUDY = """
 [analyses]
 run = ["tv_cox", "tv_poisson", "target_trial", "landmark", "naive_ever", "heterogeneity", "e_value",
        "region_uptake", "region_rtw", "region_variation",
        "coordination_timing", "coordination_need", "coordination_timing_strategies", "collaboration",
-       "survey", "negative_controls", "calibration", "interrupted_time_series"]
+       "survey", "negative_controls", "calibration", "interrupted_time_series", "scenarios",
+       "sensitivity_relapse"]
 bootstrap_replicates = 40
 rank_draws = 200
 

@@ -228,7 +228,7 @@ def _brute_force(linked, params, horizon: int, n_copies: int, seed: int) -> dict
     sp = linked.spells.loc[np.repeat(np.arange(len(linked.spells)), n_copies)].reset_index(drop=True)
     n = len(sp)
     g, a = sp["diagnosis_group"].to_numpy(), sp["age_group"].to_numpy()
-    eta = sp["eta"].to_numpy() + np.log(1 - P.relapse_share)
+    eta = sp["eta"].to_numpy()  # every latent recovery is recorded (relapse rule 'continue', issue 14)
     entry = float(params.entry_day)
 
     def natural(tc_entry):

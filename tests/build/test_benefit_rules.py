@@ -61,14 +61,16 @@ def test_a_dropped_spell_is_no_relapse_of_the_spell_before(make_raw):
     raw.period(1, "2020-03-15", "2020-04-30", benefit="FSJP")  # 15 days after: a relapse if it counted
     raw.build()
     assert raw.spell(1)["end_reason"] == "return_to_work"
-    raw.build(fsjp_rule="include")  # counted, the FSJP spell is a relapse of the first
+    raw.build(fsjp_rule="include", relapse="censor")  # counted, the FSJP spell is a relapse of the first
     first, _second = raw.spells(1)
     assert (first["end_reason"], first["is_relapse_within_window"]) == ("censored", True)
+    raw.build(fsjp_rule="include")  # the default relapse rule 'continue': one spell followed through both
+    assert (raw.spell(1)["end_date"], raw.spell(1)["n_relapse_spells"]) == (D("2020-04-30"), 1)
 
 
 def test_drop_period_drops_only_the_period_and_the_gap_rule_splits_or_shortens(make_raw):
     raw = fsjp_delivery(make_raw())
-    raw.build(fsjp_rule="drop_period")
+    raw.build(fsjp_rule="drop_period", relapse="censor")  # every spell built is a row of its own
     # without the FSJP period the gap 2021-01-31 -> 2021-03-02 is 30 days: two spells
     assert starts_and_ends(raw, 1) == [(D("2021-01-01"), D("2021-01-31")), (D("2021-03-02"), D("2021-03-31"))]
     # the FSJP days at the end are not sick leave: the spell ends with its SJP
@@ -113,7 +115,7 @@ def test_asjp_counts_as_sick_leave_by_default(make_raw):
 
 def test_asjp_left_out_with_include_asjp_false(make_raw):
     raw = asjp_delivery(make_raw())
-    raw.build(include_asjp=False)
+    raw.build(include_asjp=False, relapse="censor")  # every spell built is a row of its own
     assert raw.spells(1) == []
     assert starts_and_ends(raw, 2) == [(D("2021-01-01"), D("2021-01-31")), (D("2021-03-01"), D("2021-03-31"))]
     steps = attrition(raw)

@@ -26,14 +26,15 @@ def attrition(new_raw):
 
 
 STEPS = ("benefit_periods", "known_benefit_codes", "included_benefits", "spells_built", "fsjp_rule",
-         "start_in_study_period", "age_in_range", "min_spell_length", "person_in_lisa", "study_population")
+         "start_in_study_period", "age_in_range", "min_spell_length", "person_in_lisa", "relapse_continuation",
+         "study_population")
 EXPECTED = {  # sex: (persons, spells, periods) per step; FK's FSJP rule drops person 2's spell at 'fsjp_rule'
     "all": [(7, None, 8), (7, None, 8), (7, None, 8), (7, 8, 8), (6, 7, 7), (5, 6, 6), (4, 5, 5), (3, 4, 4), (2, 3, 3),
-            (2, 3, 3)],
+            (2, 3, 3), (2, 3, 3)],
     "woman": [(3, None, 4), (3, None, 4), (3, None, 4), (3, 4, 4), (3, 4, 4), (2, 3, 3), (2, 3, 3), (1, 2, 2), (1, 2, 2),
-              (1, 2, 2)],
+              (1, 2, 2), (1, 2, 2)],
     "man": [(3, None, 3), (3, None, 3), (3, None, 3), (3, 3, 3), (2, 2, 2), (2, 2, 2), (1, 1, 1), (1, 1, 1), (1, 1, 1),
-            (1, 1, 1)],
+            (1, 1, 1), (1, 1, 1)],
 }
 
 
@@ -46,7 +47,7 @@ def test_each_step_removes_what_it_should(attrition, sex):
 def test_steps_are_in_order_with_swedish_descriptions(attrition):
     _, rows = attrition
     assert [r["step"] for r in rows if r["sex"] == "all"] == list(STEPS)
-    assert [r["step_order"] for r in rows if r["sex"] == "all"] == list(range(1, 11))
+    assert [r["step_order"] for r in rows if r["sex"] == "all"] == list(range(1, 12))
     descriptions = {r["step"]: r["description_sv"] for r in rows}
     assert descriptions["start_in_study_period"] == "Sjukfallet börjar 2018-01-01–2024-06-30"
     assert descriptions["min_spell_length"] == "Sjukfallet varar mer än 14 dagar"

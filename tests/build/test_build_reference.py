@@ -2,8 +2,8 @@
 
 The reference below is written from the definitions in `study.toml` and `data_schemas/tables.py`
 independently of the SQL: periods sorted by sick start and merged by the gap rule, the study
-population screened, end reasons chosen by end date and precedence, t_c from the first GC001
-within follow-up. Random deliveries mix overlaps, repeats, gaps around the limit, open periods,
+population screened, relapse chains under each relapse rule, end reasons chosen by end date and
+precedence, t_c from the first GC001 within follow-up. Random deliveries mix overlaps, repeats, gaps around the limit, open periods,
 day-15 starts, excluded benefits and competing events around spell ends.
 """
 
@@ -99,35 +99,55 @@ def reference_spells(truth, study: Study):
         if lopnr in truth["in_lisa"]:
             events.append(("age_65", date(birth_year + 65, 7, 1)))
         events = [(k, d) for k, d in events if d <= X]
-        for i, (start, end) in enumerate(spells):
-            last = end if end <= X else None
+        lasts = [end if end <= X else None for _start, end in spells]
+        studied = []
+        for start, last in zip((st for st, _ in spells), lasts):
             spell_days = ((last or X) - start).days + 1
             age = start.year - birth_year
-            if not (study.spell_start_from <= start <= study.spell_start_to and spell_days > study.min_spell_days
-                    and study.age_min_years <= age <= study.age_max_years and lopnr in truth["in_lisa"]):
+            studied.append(study.spell_start_from <= start <= study.spell_start_to and spell_days > study.min_spell_days
+                           and study.age_min_years <= age <= study.age_max_years and lopnr in truth["in_lisa"])
+        # relapse chains: spell i+1 starts within the window after spell i's last day
+        relapse = [bool(last and i + 1 < len(spells) and (spells[i + 1][0] - last).days <= window)
+                   for i, last in enumerate(lasts)]
+        chain = [0]
+        for i in range(1, len(spells)):
+            chain.append(chain[-1] + (0 if relapse[i - 1] else 1))
+        for i, (start, _end) in enumerate(spells):
+            if not studied[i]:
                 continue
-            candidates = [((last or X), precedence["censored"], "censored")]
-            for kind, d in events:
-                if start <= d <= (last or X):
-                    stop = max(d - timedelta(days=1), start) if kind == "sickness_compensation" else d
-                    candidates.append((stop, precedence[kind], kind))
-                elif last and last < d <= last + timedelta(days=window):
-                    candidates.append((last, precedence[kind], kind))
-            if last and i + 1 < len(spells) and (spells[i + 1][0] - last).days <= window:
-                candidates.append((last, precedence["relapse"], "relapse"))
-            if last and last + timedelta(days=window) <= X:
-                candidates.append((last, precedence["return_to_work"], "return_to_work"))
+            if study.relapse == "continue" and any(studied[j] and chain[j] == chain[i] for j in range(i)):
+                continue  # part of an earlier studied spell's follow-up
+            segments = [i] + ([j for j in range(i + 1, len(spells)) if chain[j] == chain[i]]
+                              if study.relapse == "continue" else [])
+            final = lasts[segments[-1]]
+            candidates = [((final or X), precedence["censored"], "censored")]
+            for k in segments:
+                seg_start, seg_last = spells[k][0], lasts[k]
+                is_last = k == segments[-1]
+                for kind, d in events:
+                    if seg_start <= d <= (seg_last or X):
+                        stop = max(d - timedelta(days=1), seg_start) if kind == "sickness_compensation" else d
+                        candidates.append((stop, precedence[kind], kind))
+                    elif (seg_last and seg_last < d <= seg_last + timedelta(days=window)
+                          and (is_last or d < spells[k + 1][0])):
+                        candidates.append((seg_last, precedence[kind], kind))
+            if study.relapse == "censor" and relapse[i]:
+                candidates.append((lasts[i], precedence["relapse"], "relapse"))
+            if final and final + timedelta(days=window) <= X:
+                candidates.append((final, precedence["return_to_work"], "return_to_work"))
             end_date, _, reason = min(candidates)
             gc = [d for d in truth["gc001"][lopnr] if start <= d <= end_date]
             t_c = (min(gc) - start).days if gc else None
-            out.append((lopnr, start, last, "censored" if reason == "relapse" else reason, end_date, t_c))
+            out.append((lopnr, start, lasts[i], "censored" if reason == "relapse" else reason, end_date, t_c))
     return sorted(out)
 
 
 @pytest.mark.parametrize(
     "seed, choices",
     [(1, {}), (2, {"gap_days": 90, "include_rhp": False, "fsjp_rule": "drop_period"}),
-     (3, {"fsjp_rule": "include", "relapse_window_days": 10}), (4, {"fsjp_rule": "drop_period"}), (5, {"gap_days": 20})],
+     (3, {"fsjp_rule": "include", "relapse_window_days": 10}), (4, {"fsjp_rule": "drop_period"}), (5, {"gap_days": 20}),
+     (1, {"relapse": "censor"}), (9, {"relapse": "event", "relapse_window_days": 45}),
+     (7, {"relapse": "censor", "fsjp_rule": "include"}), (8, {"relapse_window_days": 60})],
 )
 def test_sql_build_matches_the_reference(new_raw, seed, choices):
     raw = new_raw()

@@ -160,8 +160,9 @@ def test_the_files_reproduce_the_truth_counts(which, clean_delivery, faulty_deli
         sj = sj.filter(pl.col("TomDatum").is_null() | (_days("TomDatum") >= _days("FomDatum")))
         frames["fk_midas_sjukpenning"] = sj
         frames["vard_kontakter"] = frames["vard_kontakter"].filter(pl.col("Region") != "99")
-    ref = reference_spells(frames, Study(), date.fromisoformat(truth["window"]["extraction_date"]))
-    c = truth["counts"]
+    # the reference follows each spell on its own: the relapse rule 'censor' (the others in tests/build)
+    ref = reference_spells(frames, Study(relapse="censor"), date.fromisoformat(truth["window"]["extraction_date"]))
+    c = truth["counts_by_relapse_rule"]["censor"]
     assert ref.height == c["spells"]
     assert ref["LopNr"].n_unique() == c["persons"]
     assert int(ref["is_coordinated"].sum()) == c["coordinated_spells"]
@@ -178,12 +179,23 @@ def test_truth_spells_file_matches_the_counts(clean_delivery):
     spells = pl.read_parquet(delivery.parent / truth["spells_file"])
     inc = spells.filter(pl.col("is_included"))
     assert inc.height == truth["counts"]["spells"]
-    assert int(inc["is_coordinated"].sum()) == truth["counts"]["coordinated_spells"]
+    assert int(inc["is_coordinated_in_followup"].sum()) == truth["counts"]["coordinated_spells"]
     assert (inc["days_to_first_gc001"].drop_nulls() >= 0).all()
     assert (inc.filter(pl.col("is_coordinated"))["n_gc001"] >= 1).all()
-    # Coordination is never after the spell's last day; the planted effect needs exposure before the end.
-    assert (inc.filter(pl.col("is_coordinated")).select(
-        (pl.col("spell_start_date") + pl.duration(days=pl.col("days_to_first_gc001")) <= pl.col("spell_last_date")).all()).item())
+    # Coordination is never after the spell's last day (under the relapse rule 'continue', after the
+    # last day of the last spell of its chain); the planted effect needs exposure before the end.
+    own = inc.filter(pl.col("is_coordinated") & (pl.col("n_relapse_spells") == 0))
+    assert (own.select((pl.col("spell_start_date") + pl.duration(days=pl.col("days_to_first_gc001"))
+                        <= pl.col("spell_last_date")).all()).item())
+    assert (inc.filter(pl.col("is_coordinated_in_followup"))
+            .select((pl.col("days_to_first_gc001") < pl.col("followup_days")).all()).item())
+    # the relapse rules: 'continue' analyses each chain once, 'censor' and 'event' every studied spell
+    by_rule = truth["counts_by_relapse_rule"]
+    assert all(truth["counts"][k] == v for k, v in by_rule["continue"].items())
+    assert by_rule["censor"]["spells"] == by_rule["event"]["spells"] > by_rule["continue"]["spells"]
+    assert by_rule["event"]["end_reason"]["return_to_work"] > by_rule["censor"]["end_reason"]["return_to_work"]
+    assert by_rule["censor"]["relapse_within_window"] == inc["is_relapse_within_window"].sum() + spells.filter(
+        pl.col("is_relapse_continuation") & pl.col("is_relapse_within_window")).height
     assert inc["eta"].std() > 0.1
     assert DEFAULT_PARAMETERS.coordination_hr["psychiatric"] == 1.4
 

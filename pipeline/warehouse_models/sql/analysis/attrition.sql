@@ -7,8 +7,10 @@
 -- removes), those the gap rule joins into spells. Step 4 counts every spell built, step 5 the
 -- spells the FSJP rule keeps (fsjp_rule 'drop_spell' drops each spell with an FSJP period);
 -- from step 6 on, each step keeps the spells of the previous step that meet one more criterion
--- of int_spells_screened, so every count can only stay or fall. Sex is LISA's: persons not in
--- LISA count under 'all' only, until step 9 excludes them.
+-- of int_spells_screened, so every count can only stay or fall; step 10 removes, under the relapse
+-- rule 'continue', the spells that continue an earlier studied spell's relapse chain (they are
+-- part of its follow-up). Sex is LISA's: persons not in LISA count under 'all' only, until step 9
+-- excludes them.
 with benefit_periods as (
     select * from {{ ref('stg_fk__benefit_periods') }}
 ),
@@ -48,6 +50,10 @@ screened as (
     select * from {{ ref('int_spells_screened') }}
 ),
 
+chains as (
+    select * from {{ ref('int_spell_chains_linked') }}
+),
+
 steps as (
     -- the steps with their Swedish descriptions, the study's values filled in
     select * from (values
@@ -73,7 +79,13 @@ steps as (
             {{ var('age_min_years') }}, {{ var('age_max_years') }})),
         (8, 'min_spell_length', format('Sjukfallet varar mer än {} dagar', {{ var('min_spell_days') }})),
         (9, 'person_in_lisa', 'Personen finns i LISA (kön och födelseår kända)'),
-        (10, 'study_population', 'Studiepopulationen')
+        (10, 'relapse_continuation', case {{ var('relapse') }}
+            when 'continue' then format('Sjukfallet fortsätter inte ett tidigare sjukfall: ett nytt sjukfall som '
+                || 'börjar högst {} dagar efter det förra räknas som återinsjuknande och följs som en del av det',
+                {{ var('relapse_window_days') }})
+            else format('Återinsjuknande (nytt sjukfall högst {} dagar efter det förra): varje sjukfall följs för sig, '
+                || 'inga sjukfall tas bort här', {{ var('relapse_window_days') }}) end),
+        (11, 'study_population', 'Studiepopulationen')
     ) as s(step_order, step, description_sv)
 ),
 
@@ -116,8 +128,14 @@ spell_rows as (
     select 9, person_id, sex, 1, n_benefit_periods from screened
     where is_start_in_study_period and is_age_in_range and is_long_enough and is_in_lisa
     union all
-    select 10, person_id, sex, 1, n_benefit_periods from screened
-    where is_start_in_study_period and is_age_in_range and is_long_enough and is_in_lisa and is_in_study_population
+    select 10, s.person_id, s.sex, 1, s.n_benefit_periods from screened as s
+    join chains as c using (spell_id)
+    where s.is_start_in_study_period and s.is_age_in_range and s.is_long_enough and s.is_in_lisa
+        and ({{ var('relapse') }} <> 'continue' or not c.is_relapse_continuation)
+    union all
+    select 11, s.person_id, s.sex, 1, s.n_benefit_periods from screened as s
+    join chains as c using (spell_id)
+    where s.is_in_study_population and ({{ var('relapse') }} <> 'continue' or not c.is_relapse_continuation)
 ),
 
 remaining as (

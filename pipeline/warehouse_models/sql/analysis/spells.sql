@@ -4,11 +4,7 @@
 -- The analysis table of spells: follow-up, end reason, covariates at the start, coordination
 -- and collaboration during follow-up, earnings around the spell. Every column is declared and
 -- defined in data_schemas/tables.py (SPELLS).
-with all_spells as (
-    select * from {{ ref('int_spells_joined') }}
-),
-
-study_spells as (
+with study_spells as (
     select * from {{ ref('int_spells_in_study') }}
 ),
 
@@ -55,24 +51,7 @@ af as (
 ),
 
 prior_sick_days as (
-    -- days of the person's other spells in the prior_sick_leave_days (365) days before the
-    -- start (day -365 .. -1), and the same over two years (day -730 .. -1)
-    select
-        s.spell_id,
-        sum(greatest(0,
-            least(coalesce(o.spell_end_date, {{ var('extraction_date') }}), s.spell_start_date - 1)
-            - greatest(o.spell_start_date, s.spell_start_date - {{ var('prior_sick_leave_days') }}) + 1
-        ))::integer as prior_sick_days_365,
-        sum(greatest(0,
-            least(coalesce(o.spell_end_date, {{ var('extraction_date') }}), s.spell_start_date - 1)
-            - greatest(o.spell_start_date, s.spell_start_date - 2 * {{ var('prior_sick_leave_days') }}) + 1
-        ))::integer as prior_sick_days_730
-    from study_spells as s
-    join all_spells as o
-        on o.person_id = s.person_id
-        and o.spell_start_date < s.spell_start_date
-        and coalesce(o.spell_end_date, {{ var('extraction_date') }}) >= s.spell_start_date - 2 * {{ var('prior_sick_leave_days') }}
-    group by s.spell_id
+    select * from {{ ref('int_spell_prior_sick_days_summed') }}
 ),
 
 extent_changes as (
@@ -126,6 +105,7 @@ joined as (
         (o.end_date - s.spell_start_date + 1)::integer as followup_days,
         o.end_reason,
         o.is_relapse_within_window,
+        o.n_relapse_spells,
         s.n_benefit_periods,
         s.has_rhp,
         s.first_fk_period_date,
@@ -196,6 +176,7 @@ final as (
         followup_days,
         end_reason,
         is_relapse_within_window,
+        n_relapse_spells,
         n_benefit_periods,
         has_rhp,
         first_fk_period_date,
