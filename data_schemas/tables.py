@@ -643,7 +643,7 @@ SPELL_NEGATIVE_CONTROL_OUTCOMES = Table(
     columns=(
         C("spell_id", "BIGINT", "Spell key (spells.spell_id)."),
         C("person_id", "BIGINT", "Pseudonymised person number."),
-        C("outcome_id", "VARCHAR", "Negative-control outcome (its id in study.toml [negative_controls])."),
+        C("outcome_id", "VARCHAR", "Negative-control outcome (its id in the study file's list of negative controls)."),
         C("first_contact_day", "INTEGER", "Day index (contact_date - spell_start_date, 0 = the first day) of the first "
           "contact with a main diagnosis in the outcome's ranges in [spell_start_date, end_date]; NULL if none. As an "
           "event of the time-varying designs it happens at time first_contact_day + 1.", nullable=True),
