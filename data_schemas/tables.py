@@ -43,6 +43,12 @@ AGE_GROUPS: tuple[tuple[str, int, int], ...] = (
     ("50-59", 50, 59),
     ("60-64", 60, 64),
 )
+# Five-year age bands for adjustment (the youngest, with few sick-listed, 16-24): fine enough that
+# age confounds nothing within a band (`age_group` above is for reporting by age).
+AGE_BANDS_5: tuple[tuple[str, int, int], ...] = (
+    ("16-24", 16, 24), ("25-29", 25, 29), ("30-34", 30, 34), ("35-39", 35, 39), ("40-44", 40, 44),
+    ("45-49", 45, 49), ("50-54", 50, 54), ("55-59", 55, 59), ("60-64", 60, 64),
+)
 # SUN 2000 levels (LISA Sun2000Niva): pre-secondary, upper-secondary, post-secondary.
 EDUCATION_GROUPS: dict[str, tuple[int, ...]] = {"low": (1, 2), "medium": (3, 4), "high": (5, 6, 7)}
 EDUCATION_GROUP_VALUES: tuple[str, ...] = (*EDUCATION_GROUPS, "unknown")
@@ -80,6 +86,12 @@ def prior_sick_days_band_sql(column: str, edges: tuple[int, ...] = PRIOR_SICK_DA
     return "case " + " ".join(whens) + f" else '{labels[-1]}' end"
 
 COLLABORATION_EVENT_COLUMNS: dict[str, str] = {c: f"n_fk_{c.lower()}" for c in codes("collaboration_event")}
+
+
+def age_band_5_sql(age_column: str) -> str:
+    """DuckDB CASE mapping an age in years to its `AGE_BANDS_5` label (NULL outside)."""
+    whens = " ".join(f"when {age_column} between {lo} and {hi} then '{label}'" for label, lo, hi in AGE_BANDS_5)
+    return f"case {whens} end"
 
 
 def age_group_sql(age_column: str) -> str:

@@ -2,8 +2,12 @@
 
 ``build_report(warehouse, out_dir)`` writes into ``out_dir/report/``:
 
-- ``rapport.html`` — the report (Swedish, self-contained: CSS and figures embedded);
-- ``rapport.pdf`` — the same HTML printed by WeasyPrint;
+- ``rapport.html`` — the report (Swedish, self-contained: CSS and figures embedded), checked
+  against WCAG 2.1 AA (`reports.accessibility`: a violation stops the build);
+- ``rapport.pdf`` — the same HTML printed by WeasyPrint as tagged PDF/UA-1 (language, title,
+  a bookmark per chapter, page numbers in the table of contents and the footer);
+- ``rapport_tabeller.xlsx`` — the table appendix: every table the report shows, as one
+  workbook (`reports.workbook`);
 - ``utdatakontroll.*`` — the output-check log: every published number with the rule applied,
   the audit of every withheld count, and every file of the folder with its SHA-256.
 
@@ -29,6 +33,7 @@ from markupsafe import Markup
 
 from koord.errors import DisclosureError, KoordError
 from koord.progress import say
+from reports.accessibility import parse_html, require_accessible
 from reports.checklog import write_check_log
 from reports.disclosure import DisclosureRules, RunInfo, audit_report, check_outputs
 from reports.formatting import format_date
@@ -37,10 +42,15 @@ from reports.inputs import (code_version, current_user, default_study_path, open
 from reports.numbering import Numbering, number_document
 from reports.sections import RenderContext, registered_sections
 from reports.structure import TABLE_APPENDIX, PlacedChapter, arrange
+from reports.views import collecting_table_views
+from reports.workbook import WORKBOOK_NAME, shown_tables, write_workbook
 
 TEMPLATES = Path(__file__).parent / "templates"
 TITLE = "Koordineringsinsatser och återgång i arbete"
 REPORT_DIR = "report"
+# Tagged PDF for assistive technology: the PDF/UA-1 variant makes WeasyPrint write the structure
+# tree, the document language and the title shown in the window (ISO 14289-1).
+PDF_VARIANT = "pdf/ua-1"
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,7 @@ class ReportPaths:
     pdf: Path | None
     check_log_csv: Path
     check_log_html: Path
+    workbook: Path | None = None
 
     @property
     def directory(self) -> Path:
@@ -142,29 +153,37 @@ def build_report(
               for key in p.sections}
     ctx = RenderContext(checked=checked, meta=meta, rules=rules, run=run, env=env, places=places)
     rendered, deferred_by = {}, {}
-    for section in sorted(sections, key=lambda s: s.summarises):  # stable: the chapters first, in order
-        before = len(ctx.deferred)
-        html = section.render(ctx)
-        if not isinstance(html, Markup):
-            raise DisclosureError(f"section {section.key!r} must render through its template (got {type(html).__name__})")
-        rendered[section.key] = {"key": section.key, "title": section.title_sv, "html": html}
-        deferred_by[section.key] = ctx.deferred[before:]
+    with collecting_table_views() as table_views:
+        for section in sorted(sections, key=lambda s: s.summarises):  # stable: the chapters first, in order
+            before = len(ctx.deferred)
+            html = section.render(ctx)
+            if not isinstance(html, Markup):
+                raise DisclosureError(f"section {section.key!r} must render through its template (got {type(html).__name__})")
+            rendered[section.key] = {"key": section.key, "title": section.title_sv, "html": html}
+            deferred_by[section.key] = ctx.deferred[before:]
     rendered = {s.key: rendered[s.key] for s in sections}
     chapters = assemble_chapters(rendered, deferred_by, env)
+    run_at = format_date(run.run_at)
     body = env.get_template("rapport.html.j2").render(
-        title=TITLE, chapters=chapters, run=run, run_at=format_date(run.run_at),
+        title=TITLE, chapters=chapters, run=run, run_at=run_at, created=run.run_at.isoformat(timespec="seconds"),
         css=(TEMPLATES / "rapport.css").read_text(encoding="utf-8"), warehouse_name=Path(warehouse_path).name,
     )
     document, numbering = number_document(body)
     _say_loose_references(numbering, progress)
+    require_accessible(document)
+    progress("  accessibility: the HTML passes the WCAG 2.1 AA checks (contrast, headings, alt texts, table headers, "
+             "language, links)")
+    tree = parse_html(document)
+    tables = shown_tables(tree, table_views, checked)
 
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{REPORT_DIR}-", dir=out_dir))
     staging.chmod(0o755)  # mkdtemp makes it private; the checker and the transfer must read it
     try:
         (staging / "rapport.html").write_text(document, encoding="utf-8")
+        write_workbook(tables, staging / WORKBOOK_NAME, title=TITLE, made=run_at)
         if pdf:
-            write_pdf(document, staging / "rapport.pdf", base_url=staging)
+            write_pdf(document, staging / "rapport.pdf", base_url=staging, link_texts=in_document_link_texts(tree))
         files = [(p.name, _sha256(p), FILE_DESCRIPTIONS.get(p.name, "")) for p in sorted(staging.iterdir())]
         write_check_log(checked, staging, rules=rules, run=run, env=env, warehouse=str(warehouse_path),
                         audit=audit, files=files, cited=ctx.cited)
@@ -175,7 +194,9 @@ def build_report(
     html_path, log_html = out / "rapport.html", out / "utdatakontroll.html"
     pdf_path = out / "rapport.pdf" if pdf else None
     progress(f"  report: {html_path}" + (f" and {pdf_path.name}" if pdf_path else "") + f"; output check: {log_html}")
-    return ReportPaths(html=html_path, pdf=pdf_path, check_log_csv=out / "utdatakontroll.csv", check_log_html=log_html)
+    progress(f"  table appendix: {out / WORKBOOK_NAME} ({len(tables)} tables, one sheet each)")
+    return ReportPaths(html=html_path, pdf=pdf_path, check_log_csv=out / "utdatakontroll.csv", check_log_html=log_html,
+                       workbook=out / WORKBOOK_NAME)
 
 
 def assemble_chapters(rendered: dict[str, dict], deferred_by: dict[str, list], env: jinja2.Environment) -> list[dict]:
@@ -246,6 +267,7 @@ def _say_loose_references(numbering: Numbering, progress: Callable[[str], None])
 FILE_DESCRIPTIONS = {
     "rapport.html": "rapporten (HTML, figurer inbäddade)",
     "rapport.pdf": "rapporten (PDF, samma innehåll)",
+    WORKBOOK_NAME: "tabellbilagan: rapportens tabeller i Excel, ett blad per tabell",
 }
 
 
@@ -271,14 +293,39 @@ def _replace_directory(new: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def write_pdf(document: str, path: Path, *, base_url: Path) -> None:
-    """Print the HTML to PDF with WeasyPrint (fonts from the system: DejaVu Sans)."""
+def in_document_link_texts(tree) -> dict[str, str]:
+    """For each in-document link target (``href="#id"``), the text of its first link, e.g. the chapter's title."""
+    texts: dict[str, str] = {}
+    for link in tree.iter("a"):
+        href = link.get("href", "")
+        if href.startswith("#") and len(href) > 1:
+            texts.setdefault(href[1:], " ".join("".join(link.itertext()).split()))
+    return texts
+
+
+def _describe_links(link_texts: dict[str, str]) -> Callable:
+    """A WeasyPrint finisher: in tagged PDF each link's description (/Contents, read out by screen readers) is
+    its target's id (``tid_och_behov``); say the link's text instead."""
+
+    def finish(_document, pdf) -> None:
+        for obj in pdf.objects:
+            if isinstance(obj, dict) and obj.get("Subtype") == "/Link":
+                target = getattr(obj.get("Dest"), "string", None)
+                if target in link_texts and link_texts[target]:
+                    obj["Contents"] = type(obj["Dest"])(link_texts[target])  # a PDF string, as the target is
+
+    return finish
+
+
+def write_pdf(document: str, path: Path, *, base_url: Path, link_texts: dict[str, str] | None = None) -> None:
+    """Print the HTML to tagged PDF (PDF/UA-1) with WeasyPrint (fonts from the system: DejaVu Sans)."""
     with warnings.catch_warnings():
         # Without HarfBuzz-Subset WeasyPrint subsets fonts itself; it says so on import.
         warnings.filterwarnings("ignore", message="HarfBuzz-Subset", category=DeprecationWarning)
         import weasyprint  # slow to import; only when printing
 
         try:
-            weasyprint.HTML(string=document, base_url=str(base_url)).write_pdf(str(path))
+            weasyprint.HTML(string=document, base_url=str(base_url)).write_pdf(
+                str(path), pdf_variant=PDF_VARIANT, finisher=_describe_links(link_texts or {}))
         except Exception as exc:  # WeasyPrint raises many kinds; say which step failed
             raise KoordError(f"printing {path} with WeasyPrint failed: {exc}") from exc

@@ -6,7 +6,9 @@ unchecked frame cannot reach the report through a table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -46,6 +48,22 @@ class RowGroup:
     rows: tuple[Row, ...]
 
 
+# The table views made while the report renders; the builder keeps those the HTML shows for the
+# table appendix (reports.workbook), so the workbook holds exactly the checked tables the reader sees.
+_COLLECTED_VIEWS: ContextVar[list["TableView"] | None] = ContextVar("collected_table_views", default=None)
+
+
+@contextmanager
+def collecting_table_views() -> Iterator[list["TableView"]]:
+    """Every `TableView` made inside the block, in the order made."""
+    views: list[TableView] = []
+    token = _COLLECTED_VIEWS.set(views)
+    try:
+        yield views
+    finally:
+        _COLLECTED_VIEWS.reset(token)
+
+
 @dataclass(frozen=True)
 class TableView:
     table_id: str
@@ -54,6 +72,11 @@ class TableView:
     groups: tuple[RowGroup, ...]
     notes: tuple[str, ...] = ()
     output_ids: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        collected = _COLLECTED_VIEWS.get()
+        if collected is not None:
+            collected.append(self)
 
     @property
     def n_columns(self) -> int:

@@ -343,5 +343,5 @@ def render(ctx: RenderContext) -> Markup:
     return ctx.render("sections/collaboration.html.j2", missing=False, tables=tables, text=text, blocked=blocked)
 
 
-SECTION = register(Section("samverkan", "Samverkan med Försäkringskassan, Arbetsförmedlingen, arbetsgivare och kommuner",
+SECTION = register(Section("samverkan", "Samverkan i sjukfallen enligt registren",
                            TIMING_SECTION.order + 1, collect, render))

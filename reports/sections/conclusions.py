@@ -11,6 +11,7 @@ from markupsafe import Markup
 
 from reports.sections import RenderContext, Section, no_outputs, register
 from reports.sections._findings import Finding, quoted
+from reports.sections.summary import population_numbers
 
 
 def verdict(finding: Finding | None, null: float) -> dict | None:
@@ -37,7 +38,7 @@ def render(ctx: RenderContext) -> Markup:
         trial=verdict(rtw.get("trial"), 0.0), cox=verdict(rtw.get("cox"), 1.0), rtw=rtw,
         regions=quoted(ctx, "regioner"), timing=quoted(ctx, "tid_och_behov"),
         collaboration=quoted(ctx, "samverkan"), proposals=ctx.findings.get("underlag_forslag"),
-        has_results=ctx.meta.has_results,
+        has_results=ctx.meta.has_results, population=population_numbers(ctx),
     )
 
 

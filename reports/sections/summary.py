@@ -12,7 +12,7 @@ from reports.sections._build import TOTAL
 from reports.sections._findings import quoted
 
 
-def _population(ctx: RenderContext) -> dict[str, dict[str, str]]:
+def population_numbers(ctx: RenderContext) -> dict[str, dict[str, str]]:
     """Spells and share coordinated per sex, from Tabell 1's published cells."""
     t1 = ctx.get("tabell1")
     if t1 is None or t1.is_blocked:
@@ -37,7 +37,7 @@ def render(ctx: RenderContext) -> Markup:
     for c in ctx.checked.values():
         statuses[c.status.value] += 1
     return ctx.render(
-        "sections/summary.html.j2", population=_population(ctx), rtw=quoted(ctx, "rtw"),
+        "sections/summary.html.j2", population=population_numbers(ctx), rtw=quoted(ctx, "rtw"),
         regions=quoted(ctx, "regioner"), timing=quoted(ctx, "tid_och_behov"),
         collaboration=quoted(ctx, "samverkan"), has_proposals="underlag_forslag" in ctx.findings,
         statuses=statuses, sexes=[(s, SEX_PLURAL_SV[s]) for s in SEXES] + [(TOTAL, "Totalt")],
