@@ -84,6 +84,10 @@ DIAGNOSTIC_KEYS: Mapping[str, Kind] = _declare(
     (COUNT, (EVENTS_PER_ARM,)),
     # --- per row of the emulated trials ------------------------------------------------------------
     (STATISTIC, ("share_weeks_balanced",)),
+    # the covariate level least balanced after weighting (a name from the design, not data), pooled and
+    # per failing trial week (`trial_outcome.worst_balanced`): the report says what a failing week fails on
+    (PROTOCOL, ("max_abs_smd_covariate",)),
+    (LABELLED, ("unbalanced_weeks",)),
     (GROUP, ("positivity", "weights")),  # `designs.diagnostics.positivity`; `trial_emulation.iptw`'s report
     (STATISTIC, ("ps_treated_p01", "ps_treated_p50", "ps_treated_p99", "ps_control_p01", "ps_control_p50",
                  "ps_control_p99", "share_treated_in_support", "share_control_in_support")),

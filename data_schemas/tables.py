@@ -44,6 +44,12 @@ AGE_GROUPS: tuple[tuple[str, int, int], ...] = (
     ("50-59", 50, 59),
     ("60-64", 60, 64),
 )
+# Five-year age bands for adjustment (the youngest, with few sick-listed, 16-24): fine enough that
+# age confounds nothing within a band (`age_group` above is for reporting by age).
+AGE_BANDS_5: tuple[tuple[str, int, int], ...] = (
+    ("16-24", 16, 24), ("25-29", 25, 29), ("30-34", 30, 34), ("35-39", 35, 39), ("40-44", 40, 44),
+    ("45-49", 45, 49), ("50-54", 50, 54), ("55-59", 55, 59), ("60-64", 60, 64),
+)
 # SUN 2000 levels (LISA Sun2000Niva): pre-secondary, upper-secondary, post-secondary.
 EDUCATION_GROUPS: dict[str, tuple[int, ...]] = {"low": (1, 2), "medium": (3, 4), "high": (5, 6, 7)}
 EDUCATION_GROUP_VALUES: tuple[str, ...] = (*EDUCATION_GROUPS, "unknown")
@@ -81,6 +87,12 @@ def prior_sick_days_band_sql(column: str, edges: tuple[int, ...] = PRIOR_SICK_DA
     return "case " + " ".join(whens) + f" else '{labels[-1]}' end"
 
 COLLABORATION_EVENT_COLUMNS: dict[str, str] = {c: f"n_fk_{c.lower()}" for c in codes("collaboration_event")}
+
+
+def age_band_5_sql(age_column: str) -> str:
+    """DuckDB CASE mapping an age in years to its `AGE_BANDS_5` label (NULL outside)."""
+    whens = " ".join(f"when {age_column} between {lo} and {hi} then '{label}'" for label, lo, hi in AGE_BANDS_5)
+    return f"case {whens} end"
 
 
 def age_group_sql(age_column: str) -> str:
@@ -660,7 +672,7 @@ SPELL_NEGATIVE_CONTROL_OUTCOMES = Table(
     columns=(
         C("spell_id", "BIGINT", "Spell key (spells.spell_id)."),
         C("person_id", "BIGINT", "Pseudonymised person number."),
-        C("outcome_id", "VARCHAR", "Negative-control outcome (its id in study.toml [negative_controls])."),
+        C("outcome_id", "VARCHAR", "Negative-control outcome (its id in the study file's list of negative controls)."),
         C("first_contact_day", "INTEGER", "Day index (contact_date - spell_start_date, 0 = the first day) of the first "
           "contact with a main diagnosis in the outcome's ranges in [spell_start_date, end_date]; NULL if none. As an "
           "event of the time-varying designs it happens at time first_contact_day + 1.", nullable=True),
@@ -687,7 +699,7 @@ SPELL_NEGATIVE_CONTROL_OUTCOMES = Table(
 )
 
 _RULE_COVARIATES = ("sex", "spell_start_date", "diagnosis_group", "diagnosis_chapter_group", "is_exhaustion_disorder",
-                    "age_group", "occupation_status", "extent_at_start_pct", "prior_sick_days_365", "has_prior_sick_leave",
+                    "age_years", "age_group", "occupation_status", "extent_at_start_pct", "prior_sick_days_365", "has_prior_sick_leave",
                     "prior_sick_days_730", "education_group", "birth_region_code", "is_born_in_sweden", "home_region_code")
 
 SPELL_RELAPSE_OUTCOMES = Table(

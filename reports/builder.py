@@ -39,7 +39,9 @@ from reports.disclosure import DisclosureRules, RunInfo, audit_report, check_out
 from reports.formatting import format_date
 from reports.inputs import (code_version, current_user, default_study_path, open_inputs, read_study_file, run_time,
                             software_versions)
+from reports.numbering import Numbering, number_document
 from reports.sections import RenderContext, registered_sections
+from reports.structure import TABLE_APPENDIX, PlacedChapter, arrange
 from reports.views import collecting_table_views
 from reports.workbook import WORKBOOK_NAME, shown_tables, write_workbook
 
@@ -74,7 +76,16 @@ def template_environment() -> jinja2.Environment:
         trim_blocks=False,
         lstrip_blocks=False,
     )
+    env.filters["lista"] = swedish_list
     return env
+
+
+def swedish_list(items) -> str:
+    """["a", "b", "c"] -> "a, b och c" (the Swedish list, no comma before och)."""
+    items = [str(i) for i in items]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " och " + items[-1]
 
 
 def build_report(
@@ -137,19 +148,28 @@ def build_report(
             "No report was written. Switch secondary_suppression on in the study's [disclosure] table, or report this as a bug."
         )
 
-    ctx = RenderContext(checked=checked, meta=meta, rules=rules, run=run, env=env)
-    rendered = []
+    places = {key: (p.number.lower() if p.chapter.appendix else f"kapitel {p.number}")
+              for p in arrange([*(s.key for s in sections), TABLE_APPENDIX], {s.key: s.title_sv for s in sections})
+              for key in p.sections}
+    ctx = RenderContext(checked=checked, meta=meta, rules=rules, run=run, env=env, places=places)
+    rendered, deferred_by = {}, {}
     with collecting_table_views() as table_views:
-        for section in sections:
+        for section in sorted(sections, key=lambda s: s.summarises):  # stable: the chapters first, in order
+            before = len(ctx.deferred)
             html = section.render(ctx)
             if not isinstance(html, Markup):
                 raise DisclosureError(f"section {section.key!r} must render through its template (got {type(html).__name__})")
-            rendered.append({"key": section.key, "title": section.title_sv, "html": html})
+            rendered[section.key] = {"key": section.key, "title": section.title_sv, "html": html}
+            deferred_by[section.key] = ctx.deferred[before:]
+    rendered = {s.key: rendered[s.key] for s in sections}
+    chapters = assemble_chapters(rendered, deferred_by, env)
     run_at = format_date(run.run_at)
-    document = env.get_template("rapport.html.j2").render(
-        title=TITLE, sections=rendered, run=run, run_at=run_at, created=run.run_at.isoformat(timespec="seconds"),
+    body = env.get_template("rapport.html.j2").render(
+        title=TITLE, chapters=chapters, run=run, run_at=run_at, created=run.run_at.isoformat(timespec="seconds"),
         css=(TEMPLATES / "rapport.css").read_text(encoding="utf-8"), warehouse_name=Path(warehouse_path).name,
     )
+    document, numbering = number_document(body)
+    _say_loose_references(numbering, progress)
     require_accessible(document)
     progress("  accessibility: the HTML passes the WCAG 2.1 AA checks (contrast, headings, alt texts, table headers, "
              "language, links)")
@@ -177,6 +197,71 @@ def build_report(
     progress(f"  table appendix: {out / WORKBOOK_NAME} ({len(tables)} tables, one sheet each)")
     return ReportPaths(html=html_path, pdf=pdf_path, check_log_csv=out / "utdatakontroll.csv", check_log_html=log_html,
                        workbook=out / WORKBOOK_NAME)
+
+
+def assemble_chapters(rendered: dict[str, dict], deferred_by: dict[str, list], env: jinja2.Environment) -> list[dict]:
+    """The rendered sections arranged in the report's chapters (`reports.structure`), with the table appendix.
+
+    A chapter of several sections gives each a sub-heading, so the sections' own headings move one
+    level down. Tables a section deferred go to the table appendix under its chapter's heading, and
+    the chapter ends with a sentence that refers to them.
+    """
+    titles = {k: r["title"] for k, r in rendered.items()}
+    has_deferred = any(deferred_by.values())
+    placed = arrange([*rendered, *([TABLE_APPENDIX] if has_deferred else [])], titles)
+    macros = env.get_template("_macros.html.j2").module
+    chapters = []
+    for chapter in placed:
+        if chapter.sections == (TABLE_APPENDIX,):
+            continue  # filled below, once every chapter's deferred tables are known
+        items = []
+        for key in chapter.sections:
+            r = rendered[key]
+            several = len(chapter.sections) > 1
+            items.append({"key": key, "title": r["title"] if several else "",
+                          "html": _shift_headings(r["html"]) if several else r["html"]})
+        deferred = [v for key in chapter.sections for v in deferred_by.get(key, [])]
+        chapters.append({"chapter": chapter, "items": items, "deferred": deferred,
+                         "more": _appendix_sentence(deferred, macros, placed)})
+    if has_deferred:
+        appendix = next(p for p in placed if p.sections == (TABLE_APPENDIX,))
+        parts = [Markup("<p>Bilagan innehåller de detaljerade tabellerna till rapportens kapitel, i kapitlens ordning. "
+                        "Samma tabeller finns i tabellbilagan i Excelformat bredvid rapporten.</p>")]
+        for c in chapters:
+            if c["deferred"]:
+                parts.append(Markup(f'<h3>Till kapitel {c["chapter"].number}: {c["chapter"].chapter.title_sv}</h3>'))
+                parts.extend(Markup(macros.table(v)) for v in c["deferred"])
+        item = {"key": TABLE_APPENDIX, "title": "", "html": Markup("\n").join(parts)}
+        order = [p.chapter.key for p in placed]
+        chapters.append({"chapter": appendix, "items": [item], "deferred": [], "more": Markup("")})
+        chapters.sort(key=lambda c: order.index(c["chapter"].chapter.key))
+    return chapters
+
+
+def _appendix_sentence(deferred: list, macros, placed: list[PlacedChapter]) -> Markup:
+    if not deferred:
+        return Markup("")
+    appendix = next(p for p in placed if p.sections == (TABLE_APPENDIX,))
+    refs = [str(macros.ref(v)) for v in deferred]
+    listed = refs[0] if len(refs) == 1 else ", ".join(refs[:-1]) + " och " + refs[-1]
+    return Markup(f'<p class="more-tables">Fler tabeller till kapitlet finns i {appendix.number.lower()}: {listed}.</p>')
+
+
+def _shift_headings(html: Markup) -> Markup:
+    """h3 -> h4 and h4 -> h5: a section placed under a sub-heading of its chapter."""
+    text = str(html)
+    for level in (4, 3):
+        text = text.replace(f"<h{level}", f"<h{level + 1}").replace(f"</h{level}>", f"</h{level + 1}>")
+    return Markup(text)
+
+
+def _say_loose_references(numbering: Numbering, progress: Callable[[str], None]) -> None:
+    loose = numbering.unreferenced()
+    if loose:
+        progress(f"  note: {len(loose)} table(s)/figure(s) are not referred to in the text: {', '.join(loose[:8])}")
+    if numbering.dangling:
+        progress(f"  note: the text refers to {len(numbering.dangling)} table(s)/figure(s) not in the report: "
+                 f"{', '.join(numbering.dangling[:8])}")
 
 
 FILE_DESCRIPTIONS = {

@@ -57,6 +57,12 @@ SUBGROUP_SV = {
     "occupation_status": "Sysselsättning",
     "is_born_in_sweden": "Född i Sverige",
     "birth_region_code": "Födelseregion",
+    "is_extent_below_100": "Sjukskriven på deltid vid start",
+    "prior_sick_days_365_band": "Sjukskrivningsdagar året före",
+    "prior_sick_days_730_band": "Sjukskrivningsdagar två år före",
+    "start_year": "Startår",
+    "age_band_5": "Ålder (femårsklass)",
+    "days_since_spell_start": "Dagar sedan sjukfallets start",
 }
 
 ESTIMAND_SV = {
@@ -131,7 +137,7 @@ def value_label(variable: str, value: Hashable) -> str:
         return DESIGN_LEVELS_SV[value]
     if variable == "sex":
         return SEX_PLURAL_SV.get(str(value), str(value))
-    if variable == "age_group":
+    if variable in ("age_group", "age_band_5"):
         return age_group_sv(str(value))
     if variable == "education_group":
         return EDUCATION_GROUP_SV.get(str(value), str(value))
@@ -205,3 +211,16 @@ def need_group_label(group: Hashable, n_groups: int = 10) -> str:
     if text == str(n_groups):
         return f"{text} (störst behov)"
     return text
+
+
+def covariate_label(indicator: str) -> str:
+    """A design's covariate level (``education_group__high``, as `analyses.designs.covariates.indicator_name`
+    writes it) in Swedish: "Utbildning: Eftergymnasial (nivå 5–7)"."""
+    variable, _, level = indicator.partition("__")
+    name = SUBGROUP_SV.get(variable, "Annan bakgrundsfaktor")
+    if not level:
+        return name
+    text = value_label(variable, level)
+    if text == level and "_" in level:  # a slug no code list knows: its words, not its id
+        text = level.replace("_", " ")
+    return f"{name}: {text}"

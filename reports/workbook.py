@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -94,7 +94,10 @@ def shown_tables(document: ET.Element, views: Sequence[TableView], checked: Mapp
                     f"table {match.table_id!r} shows output {output_id!r}, which is not a checked, published output; "
                     "it cannot go into the table appendix"
                 )
-        shown.append(match)
+        caption = table.find("caption")
+        numbered = _squash("".join(caption.itertext())) if caption is not None else ""
+        # the caption as printed, with its number (`reports.numbering`), so sheet and report cite alike
+        shown.append(replace(match, caption=numbered) if numbered else match)
     return [ShownTable(view, name) for view, name in zip(shown, sheet_names([v.caption for v in shown]))]
 
 

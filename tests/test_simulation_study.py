@@ -193,3 +193,30 @@ def test_study_end_to_end_resumes_and_records_failures(tmp_path, capsys):
     assert summary["n_ok"] == 2 and list(summary["failed"]) == [str(SEED0 + 3)]
     m = pd.read_csv(out / "simulation_study.csv")
     assert (m["n_failed_replicates"] == 1).all() and (m["n_replicates"] <= 2).all()
+
+
+def test_the_sign_of_a_risk_difference_is_judged_only_where_the_delivery_can_see_it():
+    """Rule c's sign check: an under-powered group's negative estimate is chance, not a failure (seed 11)."""
+    import pandas as pd
+
+    from pipeline.commands.recovery import risk_difference_checks
+
+    def table(estimate: float, se: float) -> pd.DataFrame:
+        rows = []
+        for subgroup, level in [("all", "all"), ("sex", "woman"), ("sex", "man"), ("diagnosis_chapter_group", "psychiatric"),
+                                ("diagnosis_chapter_group", "musculoskeletal"), ("diagnosis_chapter_group", "other")]:
+            rows.append({"analysis_id": "target_trial", "estimand": "risk_difference", "term": "horizon_365",
+                         "sex": level if subgroup == "sex" else "all", "subgroup": subgroup, "level": level,
+                         "estimate": estimate, "std_error": se, "conf_low": estimate - 1.96 * se,
+                         "conf_high": estimate + 1.96 * se})
+        return pd.DataFrame(rows)
+
+    truths = {k: {365: {"difference": 0.012, "mc_se": 0.001}} for k in
+              [("all", "all"), ("sex", "woman"), ("sex", "man"), ("diagnosis_chapter_group", "psychiatric"),
+               ("diagnosis_chapter_group", "musculoskeletal"), ("diagnosis_chapter_group", "other")]}
+    low_power = risk_difference_checks(table(-0.005, 0.037), truths, (365,))
+    assert all(r["passed"] for r in low_power if r["check"] == "positive_risk_difference")
+    powered = risk_difference_checks(table(-0.005, 0.002), truths, (365,))
+    assert not any(r["passed"] for r in powered if r["check"] == "positive_risk_difference")
+    excluded = risk_difference_checks(table(-0.09, 0.037), truths, (365,))  # the interval stays below 0
+    assert not any(r["passed"] for r in excluded if r["check"] == "positive_risk_difference")

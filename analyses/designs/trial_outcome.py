@@ -78,6 +78,27 @@ def _z_p(estimate: float, se: float) -> float:
     return float(2 * stats.norm.sf(abs(estimate / se))) if se and np.isfinite(se) and se > 0 else float("nan")
 
 
+def worst_balanced(balance: pd.DataFrame, limit: float) -> dict[str, Any]:
+    """Which covariate is least balanced after weighting, pooled and in each trial week that fails the limit.
+
+    ``max_abs_smd_covariate`` names the covariate level with the largest |SMD| over all trials;
+    ``unbalanced_weeks`` maps each failing week to its largest |SMD| and the covariate level that
+    has it, so the report can say which covariate a failing week fails on.
+    """
+    if balance.empty:
+        return {"max_abs_smd_covariate": None, "unbalanced_weeks": {}}
+    size = balance["smd_after"].abs()
+    pooled = balance[balance["trial_week"] == "all"]
+    top = size[pooled.index].idxmax() if len(pooled) and size[pooled.index].notna().any() else None
+    weeks = {}
+    for week, rows in balance[balance["trial_week"] != "all"].groupby("trial_week", sort=True):
+        s = size[rows.index]
+        if s.notna().any() and float(s.max()) >= limit:
+            i = s.idxmax()
+            weeks[str(week)] = {"max_abs_smd_after": float(s[i]), "max_abs_smd_covariate": str(balance.at[i, "covariate"])}
+    return {"max_abs_smd_covariate": None if top is None else str(balance.at[top, "covariate"]), "unbalanced_weeks": weeks}
+
+
 def summary_rows(analysis: TrialAnalysis, params: TargetTrialParameters, *, subgroup: str, level: str,
                  sex: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Risk difference, risk ratio and per-arm cumulative incidence at each horizon, with flags."""
@@ -88,6 +109,7 @@ def summary_rows(analysis: TrialAnalysis, params: TargetTrialParameters, *, subg
     max_smd = float(np.nanmax(np.abs(balance_all["smd_after"]))) if len(balance_all) else float("nan")
     per_week = analysis.balance[analysis.balance["trial_week"] != "all"]
     week_max = per_week.groupby("trial_week")["smd_after"].apply(lambda s: np.nanmax(np.abs(s)))
+    worst = worst_balanced(analysis.balance, params.max_abs_smd)
     base = entries["sampling_weight"].to_numpy(dtype=float)
     equip = equipoise(analysis.ps, analysis.weight_report["share_treated"], base)
     overlap = positivity(analysis.ps, treated, base)
@@ -107,7 +129,7 @@ def summary_rows(analysis: TrialAnalysis, params: TargetTrialParameters, *, subg
         diag = flags(params, max_abs_smd=max_smd, equipoise_share=equip, support_share=support,
                      mde_risk_difference=minimum_detectable_difference(rd_se), events_per_arm=events)
         diag.update({"share_weeks_balanced": float((week_max < params.max_abs_smd).mean()) if len(week_max) else None,
-                     "weights": analysis.weight_report, "positivity": overlap})
+                     "weights": analysis.weight_report, "positivity": overlap, **worst})
         common = {"term": f"horizon_{int(h)}", "subgroup": subgroup, "level": level, "sex": sex, "n_persons": n_persons,
                   "n_events": int(sum(events.values())), "horizon_days": int(h),
                   "n_entries_treated": int(treated.sum()), "n_entries_control": int((~treated).sum()),

@@ -51,7 +51,10 @@ c. ``covers_true_risk_difference``: target_trial risk differences of everyone, w
    (family of the horizons, `z_for(3)`) and each chapter group (groups × horizons,
    `z_for(9)`): |estimate - truth| <= z × sqrt(SE² + MC SE²). The interval is estimate ±
    z × bootstrap SE: with few bootstrap replicates the percentile limits are too coarse.
-   ``positive_risk_difference``: the estimate and the truth are both above 0.
+   ``positive_risk_difference``: the truth is above 0, and so is the estimate where the delivery has
+   80 % power to see the sign (truth >= 2.8 standard errors, `SIGN_POWER_Z`), else the interval's
+   upper limit (a low-powered group's estimate falls below 0 by chance: seed 11's "other" group at
+   365 days, -0.005 [-0.093, 0.052] against +0.012).
 d. ``excludes_planted_hr`` (expectation 'misses'): the naive 'ever coordinated' comparison's
    interval lies below the planted HR of each chapter group, and overall below the smallest
    of them: immortal time biases it towards no effect (or harm), away from the truth.
@@ -155,6 +158,9 @@ OUTLIER_QUANTILE = 0.99  # rule h allows this quantile of Binomial(n_other, OUTL
 class TruthCheckRefused(KoordError):
     """The warehouse and truth file cannot be compared (not a clean synthetic delivery, or results missing)."""
 
+
+
+SIGN_POWER_Z = 2.8  # z_0.975 + z_0.80: a truth this many standard errors above 0 is seen as positive 80 % of the time
 
 def z_for(family_size: int, level: float = 0.95) -> float:
     """Normal quantile of a two-sided Bonferroni interval for a family of ``family_size`` checks."""
@@ -551,9 +557,13 @@ def risk_difference_checks(table: pd.DataFrame, truths: Mapping[tuple[str, str],
             rows.append(_check(analysis_id, "covers_true_risk_difference", r, truth=true_rd, low=r["estimate"] - half,
                                high=r["estimate"] + half, expectation="covers", z=z, mc_se=mc_se, scale="natural",
                                passed=abs(r["estimate"] - true_rd) <= half))
+            # The sign is judged where the delivery has the power to see it (the truth at least
+            # SIGN_POWER_Z standard errors from 0: 80 % power at the two-sided 5 % level); below that an
+            # estimate under 0 happens by chance, and the check asks only that the interval reaches above 0.
+            powered = true_rd >= SIGN_POWER_Z * float(np.hypot(r["std_error"], mc_se))
             rows.append(_check(analysis_id, "positive_risk_difference", r, truth=true_rd, low=r["conf_low"],
                                high=r["conf_high"], expectation="positive", mc_se=mc_se,
-                               passed=r["estimate"] > 0 and true_rd > 0))
+                               passed=true_rd > 0 and (r["estimate"] > 0 if powered else r["conf_high"] > 0)))
     return rows
 
 

@@ -38,6 +38,18 @@ class RenderContext:
     # Numbers quoted in running text and captions: (source output id, where, the text shown),
     # written to the output-check log beside the tables they are read from.
     cited: list[tuple[str, str, str]] = field(default_factory=list)
+    # Detailed tables a section sends to the table appendix (`defer`), in the order deferred;
+    # the builder places them and refers to them at the end of the section's chapter.
+    deferred: list[Any] = field(default_factory=list)
+    # The numbers each chapter quotes (its cited texts, by section key): the summary and the
+    # conclusions, rendered after the chapters (`Section.summarises`), restate them.
+    findings: dict[str, Any] = field(default_factory=dict)
+    # Where each section stands: section key -> "kapitel 3" / "bilaga 1" (`reports.structure`).
+    places: Mapping[str, str] = field(default_factory=dict)
+
+    def where(self, section_key: str) -> str:
+        """'kapitel 3' or 'bilaga 1' for a section; 'ett annat kapitel' when it is not in the report."""
+        return self.places.get(section_key, "ett annat kapitel")
 
     def __post_init__(self) -> None:
         for key, value in self.checked.items():
@@ -63,6 +75,16 @@ class RenderContext:
             raise DisclosureError(f"the text quotes output {output_id!r}, which is not a checked, published output")
         self.cited.append((output_id, where_sv, text))
         return text
+
+    def defer(self, view: Any) -> str:
+        """Send a table (a `reports.views.TableView`) to the table appendix; returns "" for the template."""
+        self.deferred.append(view)
+        return ""
+
+    def deferred_html(self) -> Markup:
+        """The deferred tables as the table appendix prints them (for a section's tests)."""
+        macros = self.env.get_template("_macros.html.j2").module
+        return Markup("\n").join(Markup(macros.table(v)) for v in self.deferred)
 
     def with_prefix(self, prefix: str) -> list[CheckedOutput]:
         return [c for k, c in self.checked.items() if k.startswith(prefix)]
@@ -95,6 +117,7 @@ class Section:
     order: int
     collect: Callable[[ReportInputs], Sequence[Output]]
     render: Callable[[RenderContext], Markup]
+    summarises: bool = False  # rendered after every other section, from ctx.findings
 
 
 _REGISTRY: dict[str, Section] = {}

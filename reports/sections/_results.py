@@ -20,6 +20,8 @@ from data_schemas.tables import SEXES
 from reports.disclosure import CellRef, CheckedOutput, CurveOutput, FigureOutput, ModelOutput, Output, SharedCount
 from reports.inputs import RESULTS_SCHEMA, ReportInputs
 from reports.labels import SEX_PLURAL_SV, SUBGROUP_SV, value_label
+from reports.names import DESIGN_SV as _DESIGN_SV
+from reports.names import design_name
 from reports.outputs import declaration, instance_id
 from reports.sections._build import FLOW_OUTPUT, FLOW_PERSONS, TOTAL, attrition_table
 
@@ -30,16 +32,7 @@ RATIO_ESTIMANDS = ("hazard_ratio", "rate_ratio", "subdistribution_hazard_ratio",
 CURVE_ESTIMATES = ("cif", "cumulative_incidence", "survival", "estimate")
 CURVE_NUMBERS = ("time", "n_at_risk", "n_events", "n_censored", "std_error", "conf_low", "conf_high", *CURVE_ESTIMATES)
 
-# Swedish names of the designs of `analyses.designs.specs.DESIGNS`.
-DESIGN_SV = {
-    "time_varying_cox": "Cox-modell med koordinering som tidsberoende exponering",
-    "time_varying_poisson": "Poissonmodell (styckvis exponentiell) med tidsberoende koordinering",
-    "target_trial": "Emulerade försök: koordinering nu jämfört med inte nu",
-    "landmark": "Landmärkesanalys: koordinerade före landmärket jämfört med övriga",
-    "naive_ever_coordinated": "Naiv jämförelse: någon gång koordinerade (snedvriden av odödlig tid)",
-    "heterogeneity": "Skillnader i sambandet mellan undergrupper",
-    "e_value": "E-värde: hur stark en okänd förväxlingsfaktor skulle behöva vara",
-}
+DESIGN_SV = _DESIGN_SV  # the names live in reports.names
 METHOD_DESIGN = {"cox": "time_varying_cox", "poisson": "time_varying_poisson"}
 DEFAULT_ORDER = ("tv_cox", "tv_poisson", "target_trial", "landmark", "naive_ever", "heterogeneity", "e_value")
 # Results tables with a chapter of their own (`reports.sections.regions`, `reports.sections.timing`, with
@@ -166,9 +159,7 @@ def design_of(output: CheckedOutput, analyses: Mapping[str, Mapping[str, Any]] |
 
 
 def analysis_title(output: CheckedOutput, analyses: Mapping[str, Mapping[str, Any]] | None = None) -> str:
-    table = output.output_id.split(":", 1)[1]
-    design = design_of(output, analyses)
-    return f"{DESIGN_SV.get(design or '', 'Analys')} ({table})"
+    return design_name(design_of(output, analyses))
 
 
 def population_of(row: pd.Series) -> str:
@@ -226,11 +217,11 @@ def term_label(term: str) -> str:
         "e_value_point": "E-värde för skattningen",
         "e_value_ci_limit": "E-värde för konfidensgränsen närmast 1",
         "coordinated": "koordinerade", "uncoordinated": "ej koordinerade", "not_coordinated": "ej koordinerade",
-        "difference": "skillnad", "risk_difference": "riskskillnad",
+        "difference": "skillnad", "risk_difference": "riskskillnad", "is_coordinated": "koordinerad",
     }
     if term in words:
         return words[term]
-    for prefix, text in (("day_", "dag "), ("horizon_", "dag "), ("landmark_", "landmärke dag ")):
+    for prefix, text in (("day_", "dag "), ("horizon_", "dag "), ("landmark_", "från dag ")):
         if term.startswith(prefix) and term[len(prefix):].isdigit():
             return text + term[len(prefix):]
     return term.replace("_", " ")

@@ -339,8 +339,9 @@ def render(ctx: RenderContext) -> Markup:
     }
     blocked = [c for c in (ctx.get(i) for i in ALL_IDS) if c is not None and c.is_blocked]
     text = _texts(ctx, events, participation, sequence, af, rtw)
+    ctx.findings["samverkan"] = text
     return ctx.render("sections/collaboration.html.j2", missing=False, tables=tables, text=text, blocked=blocked)
 
 
-SECTION = register(Section("samverkan", "Samverkan med Försäkringskassan, Arbetsförmedlingen, arbetsgivare och kommuner",
+SECTION = register(Section("samverkan", "Samverkan i sjukfallen enligt registren",
                            TIMING_SECTION.order + 1, collect, render))

@@ -10,6 +10,7 @@ from markupsafe import Markup
 
 from reports.disclosure import CheckedOutput, require_checked
 from reports.formatting import format_number, is_missing
+from reports.labels import covariate_label
 from reports.sections import RenderContext, Section, no_outputs, register
 from reports.sections._results import RATIO_ESTIMANDS, analysis_title, population_of, row_label
 from reports.views import DataCell, HeaderCell, Row, RowGroup, TableView
@@ -24,7 +25,7 @@ DIAGNOSTICS = (
 )
 FLAGS = (("events_pass", "Tillräckligt många händelser per arm"), ("immortal_time_safe", "Fri från odödlig tid"),
          ("converged", "Modellen konvergerade"))
-PASS_SV = {True: "godkänd", False: "ej godkänd", None: "ej tillämplig"}
+PASS_SV = {True: "✓ godkänd", False: "✗ ej godkänd", None: "ej tillämplig"}
 
 
 def is_diagnosed_row(row) -> bool:
@@ -92,11 +93,39 @@ def diagnostics_view(outputs: list[CheckedOutput], analyses: Mapping[str, Mappin
     )
 
 
+def balance_failures(outputs: list[CheckedOutput], analyses: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per diagnosed estimate that fails the balance limit: the covariate that fails, pooled and per trial week."""
+    out, seen = [], set()
+    for o in outputs:
+        for _, r in o.table("summary").iterrows():
+            if not is_diagnosed_row(r) or is_missing(r["estimate"]):
+                continue
+            d = _diagnostics(r["diagnostics"])
+            weeks = d.get("unbalanced_weeks") or {}
+            if d.get("max_abs_smd_pass") is not False and not weeks:
+                continue
+            key = (o.output_id, population_of(r))
+            if key in seen:
+                continue  # one sentence per population, not per horizon
+            seen.add(key)
+            worst = d.get("max_abs_smd_covariate")
+            out.append({
+                "analysis": analysis_title(o, analyses), "population": row_label(r).split(" · ")[0].lower(),
+                "pooled": covariate_label(worst) if worst and d.get("max_abs_smd_pass") is False else None,
+                "pooled_smd": format_number(d.get("max_abs_smd"), 2) if not is_missing(d.get("max_abs_smd")) else None,
+                "weeks": [(int(w) + 1, covariate_label(str(v.get("max_abs_smd_covariate"))),
+                           format_number(v.get("max_abs_smd_after"), 2))
+                          for w, v in sorted(weeks.items(), key=lambda kv: int(kv[0])) if isinstance(v, Mapping)],
+            })
+    return out
+
+
 def render(ctx: RenderContext) -> Markup:
     if not ctx.meta.has_results:
-        return ctx.render("sections/diagnostics.html.j2", missing=True, view=None)
+        return ctx.render("sections/diagnostics.html.j2", missing=True, view=None, balance=[])
     outputs = [c for c in ctx.with_prefix("modell:") if not c.is_blocked]
-    return ctx.render("sections/diagnostics.html.j2", missing=False, view=diagnostics_view(outputs, ctx.meta.analyses))
+    return ctx.render("sections/diagnostics.html.j2", missing=False, view=diagnostics_view(outputs, ctx.meta.analyses),
+                      balance=balance_failures(outputs, ctx.meta.analyses))
 
 
 SECTION = register(Section("diagnostik", "Diagnostik", 70, no_outputs, render))

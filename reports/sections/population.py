@@ -149,7 +149,7 @@ def render(ctx: RenderContext) -> Markup:
     if t1 is not None and not t1.is_blocked:
         table1 = count_table_view(
             t1, table_id="tabell-1",
-            caption="Tabell 1. Sjukfall i studiepopulationen efter bakgrund vid sjukfallets start, kvinnor, män och totalt. Antal och andel (%) av sjukfallen i kolumnen.",
+            caption="Sjukfall i studiepopulationen efter bakgrund vid sjukfallets start, kvinnor, män och totalt. Antal och andel (%) av sjukfallen i kolumnen.",
             blocks=[(v, title, _label(v)) for v, title in TABLE1_VARIABLES if v in t1.table_keys],
             columns=SEX_COLUMNS, total_row=TOTAL, total_row_label="Samtliga sjukfall",
         )
@@ -158,7 +158,7 @@ def render(ctx: RenderContext) -> Markup:
     if ended is not None and not ended.is_blocked:
         ended_view = count_table_view(
             ended, table_id="tabell-avslut",
-            caption="Tabell 2. Hur uppföljningen av sjukfallen slutade, efter koordinering, kvinnor och män. Antal och andel (%) av sjukfallen i kolumnen.",
+            caption="Hur uppföljningen av sjukfallen slutade, efter koordinering, kvinnor och män. Antal och andel (%) av sjukfallen i kolumnen.",
             blocks=[(s, SEX_PLURAL_SV[s], _label("end_reason")) for s in SEXES if s in ended.table_keys],
             columns=[*ARMS, (TOTAL, "Totalt")], total_row=TOTAL, total_row_label="", row_heading="Uppföljningen slutade med",
             block_total_label="Samtliga sjukfall",
@@ -171,7 +171,7 @@ def render(ctx: RenderContext) -> Markup:
                 continue
             earnings_views.append(magnitude_table_view(
                 earnings, table_id=f"tabell-inkomst-{key}", table_key=key,
-                caption=f"Tabell {3 + i}. Arbetsinkomst (AGI), kronor per månad, medelvärde. {title}.",
+                caption=f"Arbetsinkomst (AGI), kronor per månad, medelvärde. {title}.",
                 rows=[(s, SEX_PLURAL_SV[s]) for s in SEXES] + [(TOTAL, "Totalt")],
                 columns=[*ARMS, (TOTAL, "Totalt")], value_heading="Medelvärde, kr",
             ))

@@ -246,8 +246,23 @@ def render(ctx: RenderContext) -> Markup:
     if frame is None:
         return ctx.render("sections/underlag_forslag.html.j2", missing=False, blocked=[checked], tables={}, texts=[])
     tables = {"scenarios": _scenario_table(ctx, frame), "size": _size_table(ctx, frame), "check": _check_table(ctx, frame)}
+    texts = _texts(ctx, frame)
+    ctx.findings["underlag_forslag"] = _conclusion(texts)
     return ctx.render("sections/underlag_forslag.html.j2", missing=False, blocked=[], tables=tables,
-                      texts=_texts(ctx, frame), horizon=MAIN_HORIZON)
+                      texts=texts, horizon=MAIN_HORIZON)
+
+
+def _conclusion(texts: list[dict]) -> str | None:
+    """One sentence for the conclusions: the scenarios stated as findings, the others as uncertain."""
+    found = [t for t in texts if t["verdict"] == "finding"]
+    unsure = [t for t in texts if t["verdict"] in ("no_change", "uncertain")]
+    parts = [f"om {t['condition']} skulle andelen åter i arbete efter {MAIN_HORIZON} dagar {t['direction']} med {t['all']}"
+             for t in found]
+    sentence = ("Enligt modellerna " + " och ".join(parts) + ".") if parts else ""
+    if unsure:
+        sentence += (" " if sentence else "") + ("För " + " och ".join(f"scenariot ”{t['label']}”" for t in unsure)
+                                                 + " går det inte att säga att andelen skulle ändras säkert.")
+    return sentence or None
 
 
 SECTION = register(Section("underlag_forslag", "Underlag för förslag", 85, collect, render))

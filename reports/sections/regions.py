@@ -560,8 +560,9 @@ def render(ctx: RenderContext) -> Markup:
     rtw_view = _rtw_table(ctx.get(RTW_ID), rtw) if rtw is not None else None
     trend_view = _trend_table(ctx.get(VARIATION_ID), variation) if variation is not None else None
     blocked = [c for c in (ctx.get(i) for i in (COUNTS_ID, UPTAKE_ID, GAPS_ID, RTW_ID, VARIATION_ID)) if c is not None and c.is_blocked]
+    text = ctx.findings["regioner"] = _texts(ctx, uptake, gaps, rtw, variation)
     return ctx.render("sections/regions.html.j2", missing=False, figures=figures, tables=tables, gap_view=gap_view,
-                      rtw_view=rtw_view, trend_view=trend_view, text=_texts(ctx, uptake, gaps, rtw, variation),
+                      rtw_view=rtw_view, trend_view=trend_view, text=text,
                       blocked=blocked)
 
 

@@ -18,6 +18,7 @@ from reports.sections import RenderContext, Section, register
 from reports.sections._results import (
     CURVE_ESTIMATES,
     analysis_title,
+    design_of,
     collect_results,
     curve_figure_id,
     MAIN_SUBGROUPS,
@@ -26,6 +27,8 @@ from reports.sections._results import (
     is_subgroup_row,
     row_label,
 )
+from reports.names import RESULT_DESIGNS
+from reports.sections._findings import main_ratio, trial_difference
 from reports.views import DataCell, HeaderCell, Row, RowGroup, TableView, count_cell, model_table_view
 
 RTW_CAUSES = ("return_to_work", "rtw", "1", 1)
@@ -66,7 +69,7 @@ def _curve_figures(ctx: RenderContext) -> tuple[list, list[CheckedOutput]]:
         line = lines[0] if lines else None
         figures.append(cif_figure(
             figure, curve, figure_id=f"figur-{table}", estimate_column=estimate, where=where,
-            caption=f"Figur. Kumulativ andel som återgått i arbete efter dagar sedan sjukfallets början ({table}). "
+            caption="Andel som återgått i arbete efter dagar sedan sjukfallets början, med 95 % konfidensintervall. "
                     "Kurvorna visar bara steg som vilar på tillräckligt många händelser.",
             panel_column=panel, line_column=line,
             panel_label=lambda v: "Samtliga" if str(v) == "all" else SEX_PLURAL_SV.get(str(v), str(v)),
@@ -122,36 +125,58 @@ def trial_table_view(model: CheckedOutput, analyses: Mapping[str, Mapping[str, A
         )))
     return TableView(
         f"tabell-forsok-{model.output_id.split(':', 1)[1]}",
-        "Emulerade försök: andel som återgått i arbete vid uppföljningstiden, koordinering nu jämfört med inte nu "
-        f"({model.output_id.split(':', 1)[1]}).",
+        "Emulerade försök: andel som återgått i arbete vid uppföljningstiden, koordinering nu jämfört med inte nu.",
         (header,), (RowGroup("", tuple(rows)),),
         (SUPPRESSED_NOTE,) if model.n_suppressed else (), (model.output_id,),
     )
 
 
+def is_result_model(output: CheckedOutput, analyses: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Designs whose estimates answer question 1 (the naive comparison is in the method appendix)."""
+    return design_of(output, analyses) in RESULT_DESIGNS
+
+
 def render(ctx: RenderContext) -> Markup:
     if not ctx.meta.has_results:
         return ctx.render("sections/rtw.html.j2", missing=True)
-    outputs = models(ctx)
-    blocked = [c for c in ctx.with_prefix("modell:") if c.is_blocked]
     designs = ctx.meta.analyses
+    outputs = [o for o in models(ctx) if is_result_model(o, designs)]
+    blocked = [c for c in ctx.with_prefix("modell:") if c.is_blocked]
     main = model_table_view(
         outputs, table_id="tabell-huvudresultat",
-        caption="Samband mellan koordinering och återgång i arbete: skattningar för samtliga, kvinnor och män, per analys.",
+        caption="Samband mellan koordinering och återgång i arbete: kvot för samtliga, kvinnor och män, per analys.",
         row_label=row_label, row_filter=is_main_row, group_title=lambda o: analysis_title(o, designs),
-        notes=["Hasardkvot över 1 betyder snabbare återgång i arbete under koordinering än utan (ännu) koordinering."],
+        notes=["Kvot över 1 betyder snabbare återgång i arbete under koordinering än utan (ännu) koordinering. "
+               "KI: 95 % konfidensintervall."],
     )
     trials = [v for v in (trial_table_view(o, designs) for o in outputs) if v is not None]
+    extra = [o for o in models(ctx) if design_of(o, designs) in ("e_value", *RESULT_DESIGNS)]
     other = model_table_view(
-        outputs, table_id="tabell-ovriga-skattningar",
-        caption="Övriga skattningar per analys (t.ex. kumulativ andel och riskskillnad i de emulerade försöken, landmärken, E-värden).",
+        extra, table_id="tabell-ovriga-skattningar",
+        caption="Övriga skattningar per analys: andelar per jämförelsegrupp, jämförelser från fasta dagar och E-värden.",
         row_label=row_label,
         row_filter=lambda r: not (is_main_row(r) or is_subgroup_row(r) or is_heterogeneity_test(r) or is_trial_row(r)),
         group_title=lambda o: analysis_title(o, designs),
     )
     figures, blocked_curves = _curve_figures(ctx)
+    text = {"cox": main_ratio(ctx, "time_varying_cox", "Kapitel 3"),
+            "trial": trial_difference(ctx, 180, "Kapitel 3"),
+            "evalue": _evalue(ctx)}
+    ctx.findings["rtw"] = text
     return ctx.render("sections/rtw.html.j2", missing=False, main=main, other=other, figures=figures, trials=trials,
-                      blocked=blocked + blocked_curves)
+                      blocked=blocked + blocked_curves, text=text)
+
+
+def _evalue(ctx: RenderContext) -> str | None:
+    """The E-value of the main estimate for everyone (the strength an unmeasured confounder would need)."""
+    for model in models(ctx):
+        if design_of(model, ctx.meta.analyses) != "e_value":
+            continue
+        s = model.table("summary")
+        rows = s[(s["term"] == "e_value_point") & (s["subgroup"] == "all")]
+        if len(rows) and not is_missing(rows.iloc[0]["estimate"]):
+            return ctx.cite(model.output_id, "Kapitel 3: E-värde, samtliga", format_number(rows.iloc[0]["estimate"], 2))
+    return None
 
 
 SECTION = register(Section("rtw", "Återgång i arbete efter koordinering", 50, collect, render))

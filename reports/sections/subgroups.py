@@ -21,6 +21,7 @@ from reports.outputs import declaration, instance_id
 from reports.sections import RenderContext, Section, register
 from reports.sections._results import (
     analysis_title,
+    design_of,
     find_results,
     is_heterogeneity_test,
     is_subgroup_row,
@@ -28,6 +29,7 @@ from reports.sections._results import (
     population_of,
     row_label,
 )
+from reports.names import RESULT_DESIGNS
 from reports.views import model_table_view
 
 
@@ -73,36 +75,50 @@ def _forest(ctx: RenderContext, model, table: str, dimension: str, rows: pd.Data
             figure_output, [model], figure_id=f"figur-forest-{table}-{dimension}", rows=plotted, label_column="label",
             series_column="population", series_label=lambda v: SEX_PLURAL_SV.get(str(v), "Samtliga"),
             estimand_sv=ESTIMAND_SV.get(estimand, estimand),
-            caption=f"Figur. {ESTIMAND_SV.get(estimand, estimand)} för återgång i arbete under koordinering per "
-                    f"{name.lower()}, kvinnor och män ({table}). Linjerna visar 95 % konfidensintervall; "
+            caption=f"{ESTIMAND_SV.get(estimand, estimand)} för återgång i arbete under koordinering per "
+                    f"{name.lower()}, kvinnor och män. Linjerna visar 95 % konfidensintervall; "
                     "värden över 1 betyder snabbare återgång under koordinering.",
         )
     except DisclosureError:
         return None  # every estimate withheld: the table says so
 
 
+# The forest plots drawn: the design made for subgroups when it ran (else the first result design),
+# per dimension other than sex (women and men are in every plot); one figure per dimension.
+FOREST_DESIGNS = ("heterogeneity", *RESULT_DESIGNS)
+# Sex is in every plot; the diagnosis chapters repeat the diagnosis groups the mandate asks for, so they are
+# drawn only when no analysis has diagnosis groups.
+REPEATS = {"diagnosis_chapter_group": "diagnosis_group"}
+
+
 def render(ctx: RenderContext) -> Markup:
     if not ctx.meta.has_results:
-        return ctx.render("sections/subgroups.html.j2", missing=True, parts=[])
-    parts = []
-    for model in ctx.with_prefix("modell:"):
+        return ctx.render("sections/subgroups.html.j2", missing=True, parts=[], figures=[], views=[])
+    designs = ctx.meta.analyses
+    candidates = [m for m in ctx.with_prefix("modell:") if not m.is_blocked and design_of(m, designs) in FOREST_DESIGNS]
+    candidates.sort(key=lambda m: FOREST_DESIGNS.index(design_of(m, designs)))
+    figures, views, drawn = [], [], set()
+    present = {str(d) for m in candidates for d in subgroup_rows(m.table("summary"))["subgroup"]}
+    skipped = {"sex", *(d for d, better in REPEATS.items() if better in present)}
+    for model in candidates:
         table = model.output_id.split(":", 1)[1]
-        if model.is_blocked:
-            continue
-        summary = model.table("summary")
-        rows = subgroup_rows(summary)
+        rows = subgroup_rows(model.table("summary"))
         if rows.empty:
             continue
-        figures = [f for f in (_forest(ctx, model, table, str(d), rows[rows["subgroup"] == d])
-                               for d in dict.fromkeys(rows["subgroup"])) if f is not None]
-        view = model_table_view(
+        for d in dict.fromkeys(rows["subgroup"]):
+            if str(d) in skipped or str(d) in drawn:
+                continue
+            f = _forest(ctx, model, table, str(d), rows[rows["subgroup"] == d])
+            if f is not None:
+                figures.append(f)
+                drawn.add(str(d))
+        views.append(model_table_view(
             [model], table_id=f"tabell-undergrupper-{table}",
-            caption=f"Skattningar per undergrupp, samtliga, kvinnor och män, med test av lika samband: {analysis_title(model, ctx.meta.analyses)}.",
+            caption=f"Skattningar per undergrupp, samtliga, kvinnor och män, med test av lika samband: {analysis_title(model, designs)}.",
             row_label=row_label,
             row_filter=lambda r: (is_subgroup_row(r) and not is_region_row(r)) or is_heterogeneity_test(r),
-        )
-        parts.append({"title": analysis_title(model, ctx.meta.analyses), "figures": figures, "view": view})
-    return ctx.render("sections/subgroups.html.j2", missing=False, parts=parts)
+        ))
+    return ctx.render("sections/subgroups.html.j2", missing=False, figures=figures, views=[v for v in views if v])
 
 
-SECTION = register(Section("undergrupper", "Undergrupper: ålder och diagnos", 60, collect, render))
+SECTION = register(Section("undergrupper", "Ålder, kön och diagnos", 60, collect, render))

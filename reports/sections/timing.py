@@ -662,6 +662,7 @@ def render(ctx: RenderContext) -> Markup:
     }
     blocked = [c for c in (ctx.get(i) for i in ALL_IDS) if c is not None and c.is_blocked]
     text = _texts(ctx, first, chain, dose, quality, concentration, gaps, unmet, strategies)
+    ctx.findings["tid_och_behov"] = text
     return ctx.render("sections/timing.html.j2", missing=False, figures=figures, tables=tables, text=text, blocked=blocked,
                       has_need=any(x is not None for x in (quality, gradient, concentration, gaps, unmet)),
                       has_strategies=strategies is not None)

@@ -11,4 +11,4 @@ def render(ctx: RenderContext) -> Markup:
     return ctx.render("sections/uppdraget.html.j2")
 
 
-SECTION = register(Section("uppdraget", "Uppdraget och frågan", 20, no_outputs, render))
+SECTION = register(Section("uppdraget", "Uppdraget, frågorna och avgränsningar", 20, no_outputs, render))

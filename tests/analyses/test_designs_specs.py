@@ -155,3 +155,18 @@ def test_regional_case_mix_excludes_the_compared_region_and_years():
             "confounders": ["sex", "home_region_code", "start_year"]}})
     with pytest.raises(StudyDefinitionError, match="rtw_horizons: must be increasing"):
         specs_from_table({"run": ["region_rtw"], "region_rtw": {"rtw_horizons": [180, 90]}})
+
+
+def test_five_year_age_bands_cover_the_study_ages_without_gaps():
+    """`age_band_5` (a study's choice of finer adjustment for age): every age 16-64 in exactly one band."""
+    import duckdb
+
+    from analyses.designs.covariates import COVARIATE_SQL
+    from data_schemas.tables import AGE_BANDS_5
+
+    con = duckdb.connect()
+    rows = con.execute(f"select age_years, {COVARIATE_SQL['age_band_5']} from range(15, 66) t(age_years)").fetchall()
+    band = dict(rows)
+    assert band[15] is None and band[65] is None
+    assert [band[a] for a in (16, 24, 25, 59, 60, 64)] == ["16-24", "16-24", "25-29", "55-59", "60-64", "60-64"]
+    assert {band[a] for a in range(16, 65)} == {label for label, _, _ in AGE_BANDS_5}

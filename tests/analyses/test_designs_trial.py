@@ -18,6 +18,7 @@ from analyses.designs.trial_emulation import analyse_trials, expand_trials, tria
 from analyses.designs.trial_weights import base_weights, iptw, propensity, week_models
 from analyses.estimators import AalenJohansenSpec, fit_aalen_johansen
 from analyses.estimators.aalen_johansen import cumulative_incidence_at
+from analyses.designs.trial_outcome import worst_balanced
 from koord.errors import ContractViolation, ConvergenceError
 
 NEVER = np.nan
@@ -270,3 +271,17 @@ def test_bootstrap_percentiles_follow_the_confidence_level():
     band_low, band_high = percentile_band(values.reshape(100, 4), 4, level=0.8)
     assert band_low == pytest.approx(np.percentile(values.reshape(100, 4), 10, axis=0), rel=1e-12)
     assert np.isnan(percentile_band(None, 3)[0]).all() and np.isnan(percentile_interval(values[:1])[1])
+
+
+def test_the_least_balanced_covariate_is_named_pooled_and_per_failing_week():
+    """A week that fails the balance limit says which covariate it fails on (issue 14)."""
+    balance = pd.DataFrame({
+        "trial_week": ["all", "all", "0", "0", "1", "1"],
+        "covariate": ["education_group__high", "sex__woman", "education_group__high", "sex__woman",
+                      "education_group__high", "sex__woman"],
+        "smd_after": [0.04, -0.06, 0.02, 0.03, 0.05, -0.15],
+    })
+    worst = worst_balanced(balance, 0.1)
+    assert worst["max_abs_smd_covariate"] == "sex__woman"
+    assert worst["unbalanced_weeks"] == {"1": {"max_abs_smd_after": 0.15, "max_abs_smd_covariate": "sex__woman"}}
+    assert worst_balanced(balance.iloc[:0], 0.1) == {"max_abs_smd_covariate": None, "unbalanced_weeks": {}}

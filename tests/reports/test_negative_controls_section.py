@@ -89,7 +89,7 @@ def _render(path: Path) -> tuple[str, dict, RenderContext]:
     with open_inputs(path) as inputs:
         checked = check_outputs(list(chapter.collect(inputs)), RULES, RUN)
     ctx = RenderContext(checked=checked, meta=_Meta(), rules=RULES, run=RUN, env=template_environment())
-    html = str(chapter.render(ctx))
+    html = str(chapter.render(ctx)) + str(ctx.deferred_html())
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
     return text, checked, ctx
 

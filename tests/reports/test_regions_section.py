@@ -148,7 +148,7 @@ def test_chapter_renders_in_swedish_without_internal_names(warehouse):
         analyses = {}
 
     ctx = RenderContext(checked=checked, meta=Meta(), rules=RULES, run=RUN, env=template_environment())
-    html = str(chapter.render(ctx))
+    html = str(chapter.render(ctx)) + str(ctx.deferred_html())
     for word in ("Medianoddskvot", "Trattdiagram", "rutkarta", "Holms korrektion", "Krympt O/F", "Norrbotten"):
         assert word.lower() in html.lower(), word
     for internal in ("region_uptake", "shrunken_observed_expected_ratio", "observed_expected_ratio", "home_region_code"):

@@ -20,6 +20,9 @@ from analyses.diagnostic_keys import undeclared
 from pipeline.cli import main as koord
 from reports.disclosure import DisclosureRules
 from reports.formatting import NBSP, format_count, format_interval, format_ratio
+from reports.pdf_text import broken_words, describe, internal_identifiers, read_pdf_text, unreferenced
+from reports.structure import CHAPTERS
+from analyses.designs.specs import DEFAULT_ANALYSES, DESIGNS
 from test_report_builder import SWEDISH_HEADINGS, parse
 
 PERSONS, SEED = 5_000, 7
@@ -95,7 +98,7 @@ def test_the_pdf_has_figures_tables_and_swedish_headings(report):
     reader = pypdf.PdfReader(str(report["dir"] / "rapport.pdf"))
     assert sum(len(page.images) for page in reader.pages) >= 2
     text = "\n".join(page.extract_text() for page in reader.pages[:12])
-    for heading in ("Återgång i arbete efter koordinering", "Begränsningar", "Uppdraget och frågan", "Studiepopulationen"):
+    for heading in ("Återgång i arbete efter koordinering", "Frågorna och var de besvaras", "Studiepopulationen"):
         assert heading in text
 
 
@@ -114,3 +117,44 @@ def test_every_diagnostics_key_the_designs_write_is_declared(report):
             "e_value"} <= set(tables)
     assert {t: sorted(keys) for t, keys in found.items() if keys} == {}
     assert not report["log"]["flags"].fillna("").str.contains("diagnostik").any()  # nothing withheld for want of one
+
+
+# --- the printed report as the ministry reads it (issue 15) ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def printed(report):
+    return read_pdf_text(report["dir"] / "rapport.pdf"), (report["dir"] / "rapport.html").read_text(encoding="utf-8")
+
+
+def test_the_pdf_shows_no_internal_identifier(printed):
+    """No analysis id anywhere, and no snake_case word in the chapters (the data dictionary may name columns)."""
+    text, _ = printed
+    ids = set(DEFAULT_ANALYSES) | set(DESIGNS) | {"cif_curves"}
+    found = internal_identifiers(text, ids)
+    assert not found, f"internal identifiers in the printed report: {describe(found)}"
+
+
+def test_no_word_is_broken_inside_a_table_cell(printed):
+    text, html = printed
+    found = broken_words(text, html)
+    assert not found, f"words split in print (not words of the HTML): {describe(found)}"
+
+
+def test_every_table_and_figure_is_referred_to_in_the_text(printed):
+    text, _ = printed
+    assert "Tabell 1." in text.whole and "Figur 1." in text.whole
+    assert not unreferenced(text), f"numbered but never referred to: {unreferenced(text)}"
+
+
+def test_the_chapters_without_the_appendices_are_under_30_pages(printed):
+    text, _ = printed
+    assert text.first_appendix_page < len(text.pages), "the appendices were not found"
+    assert text.first_appendix_page < 30, f"the chapters take {text.first_appendix_page} pages"
+
+
+def test_the_report_has_the_chapters_of_an_isf_report(report):
+    h2 = [t for tag, t in report["html"].headings if tag == "h2"]
+    for chapter in ("Sammanfattning", "Inledning", "Data och metod", "Slutsatser", "Ordlista"):
+        assert any(h.endswith(chapter) for h in h2), chapter
+    assert len([c for c in CHAPTERS if not c.appendix]) >= 8

@@ -76,7 +76,7 @@ def _checked(warehouse: Path):
 
 def _render(checked) -> tuple[str, RenderContext]:
     ctx = RenderContext(checked=checked, meta=_Meta(), rules=RULES, run=RUN, env=template_environment())
-    return str(chapter.render(ctx)), ctx
+    return str(chapter.render(ctx)) + str(ctx.deferred_html()), ctx
 
 
 def test_chapter_renders_in_swedish_and_says_the_survey_has_no_sex(tmp_path):

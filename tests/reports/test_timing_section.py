@@ -183,7 +183,7 @@ class _Meta:
 
 def _render(checked) -> tuple[str, RenderContext]:
     ctx = RenderContext(checked=checked, meta=_Meta(), rules=RULES, run=RUN, env=template_environment())
-    return str(chapter.render(ctx)), ctx
+    return str(chapter.render(ctx)) + str(ctx.deferred_html()), ctx
 
 
 def _text_of(html: str) -> str:

@@ -90,6 +90,7 @@ final as (
         diagnosis_group,
         {{ chapter_group('diagnosis_group') }} as diagnosis_chapter_group,
         is_exhaustion_disorder,
+        age_years,
         {{ age_group('age_years') }} as age_group,
         occupation_status,
         extent_at_start_pct,
