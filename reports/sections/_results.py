@@ -52,6 +52,14 @@ class ResultCatalogue:
     curves: tuple[str, ...]
 
 
+def results_table(inputs: ReportInputs, table: str) -> pd.DataFrame | None:
+    """A results table as `koord analyse` wrote it; None when it is absent or empty (the analysis did not run)."""
+    if not inputs.has_table(RESULTS_SCHEMA, table):
+        return None
+    frame = inputs.query(f'select * from {RESULTS_SCHEMA}."{table}"')
+    return frame if len(frame) else None
+
+
 def person_flow(inputs: ReportInputs) -> pd.DataFrame | None:
     """The published flow of persons (`bortfall`'s table ``personer``), None without attrition."""
     if not inputs.has_table("main", "attrition"):

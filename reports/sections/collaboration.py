@@ -36,10 +36,10 @@ from markupsafe import Markup
 
 from data_schemas.tables import SEXES
 from reports.disclosure import CheckedOutput, ModelOutput, Output
-from reports.inputs import RESULTS_SCHEMA
 from reports.formatting import format_interval, format_number, format_percent, is_missing
 from reports.labels import SEX_PLURAL_SV, SEX_SINGULAR_SV, value_label
 from reports.outputs import declaration, instance_id
+from reports.sections._results import results_table
 from reports.sections import RenderContext, Section, register
 from reports.sections._build import first_where, published_ids, rows_where, table_notes
 from reports.sections.timing import SECTION as TIMING_SECTION
@@ -71,10 +71,7 @@ AF_DAYS = (30, 60, 90, 180)
 
 
 def _read(inputs) -> pd.DataFrame | None:
-    if not inputs.has_table(RESULTS_SCHEMA, TABLE):
-        return None
-    frame = inputs.query(f'select * from {RESULTS_SCHEMA}."{TABLE}"')
-    return frame if len(frame) else None
+    return results_table(inputs, TABLE)
 
 
 # --- collect --------------------------------------------------------------------------------------

@@ -26,10 +26,10 @@ from markupsafe import Markup
 
 from data_schemas.tables import SEXES
 from reports.disclosure import CheckedOutput, ModelOutput, Output
-from reports.inputs import RESULTS_SCHEMA
 from reports.formatting import format_interval, format_number, format_p_value, is_missing
 from reports.labels import SEX_PLURAL_SV, SEX_SINGULAR_SV, value_label
 from reports.outputs import declaration, instance_id
+from reports.sections._results import results_table
 from reports.sections import RenderContext, Section, register
 from reports.sections._build import first_where, published_ids, table_notes
 from reports.views import DataCell, HeaderCell, Row, RowGroup, TableView
@@ -59,10 +59,7 @@ OUTCOME_SV = {
 
 
 def _read(inputs, table: str) -> pd.DataFrame | None:
-    if not inputs.has_table(RESULTS_SCHEMA, table):
-        return None
-    frame = inputs.query(f'select * from {RESULTS_SCHEMA}."{table}"')
-    return frame if len(frame) else None
+    return results_table(inputs, table)
 
 
 def _model(rows: pd.DataFrame, output_id: str, labels: tuple[str, ...], statistics: tuple[str, ...] = ()) -> ModelOutput:

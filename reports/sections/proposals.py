@@ -24,9 +24,9 @@ from markupsafe import Markup
 from data_schemas.tables import SEXES
 from reports.disclosure import ModelOutput, Output
 from reports.formatting import format_interval, format_number, format_percent, is_missing
-from reports.inputs import RESULTS_SCHEMA
 from reports.labels import SEX_PLURAL_SV
 from reports.outputs import declaration, instance_id
+from reports.sections._results import results_table
 from reports.sections import RenderContext, Section, register
 from reports.sections._build import first_where, published_ids, rows_where, table_notes
 from reports.views import DataCell, HeaderCell, Row, RowGroup, TableView
@@ -51,10 +51,7 @@ PP_DECIMALS = 2  # scenario effects are tenths of a percentage point: one decima
 
 
 def _read(inputs) -> pd.DataFrame | None:
-    if not inputs.has_table(RESULTS_SCHEMA, TABLE):
-        return None
-    frame = inputs.query(f'select * from {RESULTS_SCHEMA}."{TABLE}"')
-    return frame if len(frame) else None
+    return results_table(inputs, TABLE)
 
 
 def collect(inputs) -> Sequence[Output]:

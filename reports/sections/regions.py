@@ -40,9 +40,10 @@ from data_schemas.tables import SEXES
 from reports.disclosure import CheckedOutput, FigureOutput, FrequencyOutput, ModelOutput, Output, SharedCount
 from reports.figures import funnel_figure, tile_map_figure
 from reports.formatting import SUPPRESSED_NOTE, format_interval, format_number, format_percent, format_ratio, is_missing
-from reports.inputs import RESULTS_SCHEMA, ReportInputs
+from reports.inputs import ReportInputs
 from reports.labels import REGION_GAP_SV, SEX_PLURAL_SV, SEX_SINGULAR_SV, region_letter, value_label
 from reports.outputs import declaration, instance_id
+from reports.sections._results import results_table
 from reports.sections import RenderContext, Section, register
 from reports.sections._build import TOTAL, counts_shared_with_tables, units_by_sex_tables
 from reports.views import DataCell, HeaderCell, Row, RowGroup, TableView, count_cell
@@ -91,11 +92,8 @@ def _population_title(population: str) -> str:
     return "Samtliga" if population == "all" else SEX_PLURAL_SV[population]
 
 
-def _read(inputs: ReportInputs, table: str) -> pd.DataFrame | None:
-    if not inputs.has_table(RESULTS_SCHEMA, table):
-        return None
-    frame = inputs.query(f'select * from {RESULTS_SCHEMA}."{table}"')
-    return frame if len(frame) else None
+def _read(inputs, table: str) -> pd.DataFrame | None:
+    return results_table(inputs, table)
 
 
 def _fill_from(frame: pd.DataFrame, column: str, source: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:

@@ -30,9 +30,10 @@ from markupsafe import Markup
 
 from reports.disclosure import CheckedOutput, ModelOutput, Output
 from reports.formatting import format_interval, format_number, format_percent, is_missing
-from reports.inputs import RESULTS_SCHEMA, ReportInputs
+from reports.inputs import ReportInputs
 from reports.labels import value_label
 from reports.outputs import declaration, instance_id
+from reports.sections._results import results_table
 from reports.sections import RenderContext, Section, register
 from reports.sections._build import first_where, published_ids, rows_where, table_notes
 from reports.sections.timing import SECTION as TIMING_SECTION
@@ -60,11 +61,8 @@ ITEMS_SV = {
 LABELS = ("weighting", "term", "measure")
 
 
-def _read(inputs: ReportInputs) -> pd.DataFrame | None:
-    if not inputs.has_table(RESULTS_SCHEMA, SURVEY):
-        return None
-    frame = inputs.query(f'select * from {RESULTS_SCHEMA}."{SURVEY}"')
-    return frame if len(frame) else None
+def _read(inputs) -> pd.DataFrame | None:
+    return results_table(inputs, SURVEY)
 
 
 def _tidy(rows: pd.DataFrame, estimand: str | None = None) -> pd.DataFrame:

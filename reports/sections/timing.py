@@ -40,9 +40,10 @@ from data_schemas.tables import SEXES
 from reports.disclosure import CheckedOutput, CurveOutput, FigureOutput, FrequencyOutput, ModelOutput, Output, SharedCount
 from reports.figures import gradient_figure, incidence_lines_figure
 from reports.formatting import format_interval, format_number, format_percent, format_ratio, is_missing
-from reports.inputs import RESULTS_SCHEMA, ReportInputs
+from reports.inputs import ReportInputs
 from reports.labels import NEED_GAP_SV, SEX_PLURAL_SV, SEX_SINGULAR_SV, TIMING_MEASURE_SV, need_group_label, strategy_label, value_label
 from reports.outputs import declaration, instance_id
+from reports.sections._results import results_table
 from reports.sections import RenderContext, Section, register
 from reports.sections._build import (
     TOTAL,
@@ -86,11 +87,8 @@ REGION = "home_region_code"
 UNPUBLISHED = ("n_persons", "n_events")
 
 
-def _read(inputs: ReportInputs, table: str) -> pd.DataFrame | None:
-    if not inputs.has_table(RESULTS_SCHEMA, table):
-        return None
-    frame = inputs.query(f'select * from {RESULTS_SCHEMA}."{table}"')
-    return frame if len(frame) else None
+def _read(inputs, table: str) -> pd.DataFrame | None:
+    return results_table(inputs, table)
 
 
 def _population_title(population: object) -> str:
