@@ -213,13 +213,17 @@ def need_group_label(group: Hashable, n_groups: int = 10) -> str:
     return text
 
 
-def covariate_label(indicator: str) -> str:
+def covariate_label(indicator: str, *, in_sentence: bool = False) -> str:
     """A design's covariate level (``education_group__high``, as `analyses.designs.covariates.indicator_name`
-    writes it) in Swedish: "Utbildning: Eftergymnasial (nivå 5–7)"."""
+    writes it) in Swedish: "Utbildning: Eftergymnasial (nivå 5–7)" ("utbildning: ..." in a sentence)."""
     variable, _, level = indicator.partition("__")
     name = SUBGROUP_SV.get(variable, "Annan bakgrundsfaktor")
+    if in_sentence:
+        name = name[:1].lower() + name[1:]
     if not level:
         return name
+    if variable in ("age_group", "age_band_5"):
+        level = level.replace("_", "-")  # the slug of "50-59"
     text = value_label(variable, level)
     if text == level and "_" in level:  # a slug no code list knows: its words, not its id
         text = level.replace("_", " ")

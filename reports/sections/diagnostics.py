@@ -111,9 +111,9 @@ def balance_failures(outputs: list[CheckedOutput], analyses: Mapping[str, Mappin
             worst = d.get("max_abs_smd_covariate")
             out.append({
                 "analysis": analysis_title(o, analyses), "population": row_label(r).split(" · ")[0].lower(),
-                "pooled": covariate_label(worst) if worst and d.get("max_abs_smd_pass") is False else None,
+                "pooled": covariate_label(worst, in_sentence=True) if worst and d.get("max_abs_smd_pass") is False else None,
                 "pooled_smd": format_number(d.get("max_abs_smd"), 2) if not is_missing(d.get("max_abs_smd")) else None,
-                "weeks": [(int(w) + 1, covariate_label(str(v.get("max_abs_smd_covariate"))),
+                "weeks": [(int(w) + 1, covariate_label(str(v.get("max_abs_smd_covariate")), in_sentence=True),
                            format_number(v.get("max_abs_smd_after"), 2))
                           for w, v in sorted(weeks.items(), key=lambda kv: int(kv[0])) if isinstance(v, Mapping)],
             })

@@ -7,6 +7,7 @@ Fast tests on hand-made inputs; the end-to-end versions run on the synthetic rep
 from __future__ import annotations
 
 from reports.builder import swedish_list
+from reports.labels import covariate_label
 from reports.numbering import number_document
 from reports.pdf_text import PdfText, broken_words, internal_identifiers, unreferenced
 from reports.sections import registered_sections
@@ -68,3 +69,9 @@ def test_internal_identifiers_in_the_chapters_and_analysis_ids_anywhere():
 def test_a_table_named_only_in_its_caption_is_unreferenced():
     text = PdfText(("Som tabell\n1 visar.\nTabell 1. Något.\nTabell 2. Annat.\nFigur 1. Kurva.\nSe figur 1.",), 1)
     assert unreferenced(text) == ["Tabell 2"]
+
+
+def test_a_covariate_level_of_the_balance_table_is_named_in_swedish():
+    assert covariate_label("age_group__50_59", in_sentence=True) == "åldersgrupp: 50–59 år"
+    assert covariate_label("education_group__high") == "Utbildning: Eftergymnasial (nivå 5–7)"
+    assert covariate_label("days_since_spell_start", in_sentence=True) == "dagar sedan sjukfallets start"
