@@ -156,7 +156,7 @@ def build_report(
     with collecting_table_views() as table_views:
         for section in sorted(sections, key=lambda s: s.summarises):  # stable: the chapters first, in order
             before = len(ctx.deferred)
-            html = section.render(ctx)
+            html = render_section(section, ctx)
             if not isinstance(html, Markup):
                 raise DisclosureError(f"section {section.key!r} must render through its template (got {type(html).__name__})")
             rendered[section.key] = {"key": section.key, "title": section.title_sv, "html": html}
@@ -197,6 +197,20 @@ def build_report(
     progress(f"  table appendix: {out / WORKBOOK_NAME} ({len(tables)} tables, one sheet each)")
     return ReportPaths(html=html_path, pdf=pdf_path, check_log_csv=out / "utdatakontroll.csv", check_log_html=log_html,
                        workbook=out / WORKBOOK_NAME)
+
+
+def render_section(section, ctx: RenderContext) -> Markup:
+    """One section's HTML; a bug in a section stops the build with a sentence naming it, not a traceback."""
+    try:
+        return section.render(ctx)
+    except KoordError:
+        raise  # disclosure and contract errors say what is wrong themselves
+    except Exception as exc:  # noqa: BLE001 - any failure of a section's own code
+        raise KoordError(
+            f"the report section {section.key!r} ({section.title_sv}) could not be written: "
+            f"{type(exc).__name__}: {exc}. No report was written; the last good report is kept. "
+            "This is a bug in reports/sections/: please report it with this message."
+        ) from exc
 
 
 def assemble_chapters(rendered: dict[str, dict], deferred_by: dict[str, list], env: jinja2.Environment) -> list[dict]:

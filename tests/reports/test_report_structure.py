@@ -6,11 +6,17 @@ Fast tests on hand-made inputs; the end-to-end versions run on the synthetic rep
 
 from __future__ import annotations
 
-from reports.builder import swedish_list
+import pytest
+from markupsafe import Markup
+
+from koord.errors import KoordError
+from report_warehouse import make_warehouse
+from reports import sections as registry
+from reports.builder import build_report, swedish_list
 from reports.labels import covariate_label
 from reports.numbering import number_document
 from reports.pdf_text import PdfText, broken_words, internal_identifiers, unreferenced
-from reports.sections import registered_sections
+from reports.sections import Section, registered_sections
 from reports.structure import CHAPTERS, TABLE_APPENDIX, arrange
 
 
@@ -75,3 +81,15 @@ def test_a_covariate_level_of_the_balance_table_is_named_in_swedish():
     assert covariate_label("age_group__50_59", in_sentence=True) == "åldersgrupp: 50–59 år"
     assert covariate_label("education_group__high") == "Utbildning: Eftergymnasial (nivå 5–7)"
     assert covariate_label("days_since_spell_start", in_sentence=True) == "dagar sedan sjukfallets start"
+
+
+def test_a_failing_section_stops_the_build_with_a_sentence_not_a_traceback(tmp_path, monkeypatch):
+    def broken(ctx) -> Markup:
+        return Markup({}["missing"])
+
+    warehouse = tmp_path / "w.duckdb"
+    make_warehouse(warehouse, with_results=False)
+    monkeypatch.setitem(registry._REGISTRY, "zz_broken", Section("zz_broken", "Trasig", 99, lambda inputs: (), broken))
+    with pytest.raises(KoordError, match=r"section 'zz_broken' \(Trasig\) could not be written: KeyError"):
+        build_report(warehouse, tmp_path / "out", pdf=False, progress=lambda _: None)
+    assert not (tmp_path / "out" / "report").exists()
