@@ -210,6 +210,16 @@ class ChainResult:
     treated: np.ndarray  # (..., n_days)
 
 
+def _initial_state(report_days, first_day: int, treated_at_start, shape):
+    """The chains' state at ``first_day``: sorted report days, treated and untreated shares, no outcome yet."""
+    report = sorted(int(d) for d in report_days)
+    if not report or report[0] < first_day:
+        raise ValueError(f"report days must lie at or after the first day {first_day}, got {report}")
+    start = np.asarray(treated_at_start, float)
+    treated = np.broadcast_to(start, start.shape if shape is None else shape).astype(float)
+    return report, treated, 1.0 - treated, np.zeros(treated.shape), treated.copy()
+
+
 def daily_chain(first_day: int, report_days: Sequence[int], treated_at_start: np.ndarray,
                 probabilities: Callable[[int], DayProbabilities], shape: tuple[int, ...] | None = None) -> ChainResult:
     """Carry the untreated and treated state probabilities forward day by day from ``first_day``.
@@ -224,15 +234,8 @@ def daily_chain(first_day: int, report_days: Sequence[int], treated_at_start: np
     shape : shape of the state arrays (default that of ``treated_at_start``); leading axes may
         hold several interventions evaluated together.
     """
-    report = sorted(int(d) for d in report_days)
-    if not report or report[0] < first_day:
-        raise ValueError(f"report days must lie at or after the first day {first_day}, got {report}")
-    start = np.asarray(treated_at_start, float)
-    shape = start.shape if shape is None else shape
-    treated = np.broadcast_to(start, shape).astype(float)
-    untreated = 1.0 - treated
-    outcome = np.zeros(shape)
-    ever_treated = treated.copy()
+    report, treated, untreated, outcome, ever_treated = _initial_state(report_days, first_day, treated_at_start, shape)
+    shape = treated.shape
     starting = np.empty(shape)
     gained = np.empty(shape)
     stay: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # per probabilities object (callers reuse them)
@@ -280,17 +283,10 @@ def segment_chain(first_day: int, report_days: Sequence[int], treated_at_start: 
 
     Equal to `daily_chain` (tests hold it so) at the cost of segments, not days.
     """
-    report = sorted(int(d) for d in report_days)
-    if not report or report[0] < first_day:
-        raise ValueError(f"report days must lie at or after the first day {first_day}, got {report}")
+    report, treated, untreated, outcome, ever_treated = _initial_state(report_days, first_day, treated_at_start, shape)
+    shape = treated.shape
     last = report[-1]
     cuts = sorted({int(first_day), last, *(int(d) for d in (*change_days, *report) if first_day < d < last)})
-    start = np.asarray(treated_at_start, float)
-    shape = start.shape if shape is None else shape
-    treated = np.broadcast_to(start, shape).astype(float)
-    untreated = 1.0 - treated
-    outcome = np.zeros(shape)
-    ever_treated = treated.copy()
     out_outcome, out_treated = {}, {}
     if first_day in report:
         out_outcome[first_day], out_treated[first_day] = outcome.copy(), ever_treated.copy()
