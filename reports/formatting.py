@@ -7,25 +7,63 @@ Conventions (Språkrådet, SCB's publishing rules):
 - negative numbers carry a real minus sign (U+2212): ``−3,2``;
 - per cent has a (no-break) space before the sign: ``12,3 %``;
 - p-values below 0,001 are written ``< 0,001``;
-- a value that is suppressed by disclosure control, or not available, is written ``..``
-  (SCB's symbol for "uppgift inte tillgänglig eller för osäker"), explained under each table.
+- a value withheld by disclosure control is written ``..`` (SCB: "uppgift inte tillgänglig
+  eller för osäker för att anges"); a value that does not exist (the reference group's
+  interval, an estimate that could not be made, a share of nobody) is written ``.`` (SCB:
+  "uppgift kan inte förekomma"). Each table explains the symbols it shows
+  (`symbol_notes`), so a reader never confuses "not shown" with "not there".
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from numbers import Number
 
+from reports.disclosure.checked import is_withheld
+
 NBSP = "\u00a0"
 MINUS = "\u2212"
 EN_DASH = "\u2013"
-SUPPRESSED = ".."  # SCB: not available / not shown (e.g. for confidentiality)
+SUPPRESSED = ".."  # SCB: not available / too uncertain to be shown (here: withheld by disclosure control)
+NOT_APPLICABLE = "."  # SCB: cannot occur (here: no such value, or it could not be computed)
 SUPPRESSED_NOTE = (
     "Två punkter (..) betyder att uppgiften inte redovisas: den vilar på för få personer eller "
     "händelser, eller skulle kunna räknas fram ur andra uppgifter (röjandekontroll)."
 )
+NOT_APPLICABLE_NOTE = (
+    "En punkt (.) betyder att uppgiften inte finns: den gäller inte raden (t.ex. jämförelsegruppens "
+    "intervall) eller kunde inte beräknas (t.ex. ingen i gruppen)."
+)
+_SYMBOL_NOTES = ((SUPPRESSED, SUPPRESSED_NOTE), (NOT_APPLICABLE, NOT_APPLICABLE_NOTE))
+SYMBOL_NOTES = tuple(note for _, note in _SYMBOL_NOTES)
+
+
+def missing_symbol(value: object) -> str:
+    """``..`` for a cell disclosure control withheld, ``.`` for any other missing value."""
+    return SUPPRESSED if is_withheld(value) else NOT_APPLICABLE
+
+
+def symbols_in(text: str) -> set[str]:
+    """The missing-value symbols a formatted cell shows (``..``, ``.``), as whole words.
+
+    ``"12,3 (..)"`` shows ``..``; ``"0,5"``, ``"Godkänd."`` and ``"..."`` show none.
+    """
+    found = set()
+    for word in text.replace("(", " ").replace(")", " ").replace("/", " ").split():
+        if word in (SUPPRESSED, NOT_APPLICABLE):
+            found.add(word)
+    return found
+
+
+def symbol_notes(texts: Iterable[str]) -> tuple[str, ...]:
+    """The notes explaining the symbols the given cells show, ``..`` before ``.``."""
+    shown: set[str] = set()
+    for text in texts:
+        shown |= symbols_in(text)
+    return tuple(note for symbol, note in _SYMBOL_NOTES if symbol in shown)
 
 
 def is_missing(value: object) -> bool:
@@ -38,6 +76,11 @@ def is_missing(value: object) -> bool:
         return True
 
 
+def scaled(value: object, factor: float) -> object:
+    """``factor * value``, or the value itself when missing (a withheld cell stays withheld)."""
+    return value if is_missing(value) else factor * float(value)  # type: ignore[arg-type]
+
+
 def _group_thousands(digits: str) -> str:
     groups = []
     while len(digits) > 3:
@@ -48,7 +91,7 @@ def _group_thousands(digits: str) -> str:
 
 
 def format_number(value: object, decimals: int = 0, *, group: bool = True) -> str:
-    """``1234.56 -> '1 234,6'`` with ``decimals=1``; missing -> ``..``.
+    """``1234.56 -> '1 234,6'`` with ``decimals=1``; withheld -> ``..``, other missing -> ``.``.
 
     Parameters
     ----------
@@ -60,7 +103,7 @@ def format_number(value: object, decimals: int = 0, *, group: bool = True) -> st
         Separate thousands with a no-break space (off for years and codes).
     """
     if is_missing(value):
-        return SUPPRESSED
+        return missing_symbol(value)
     x = float(value)  # type: ignore[arg-type]
     if math.isinf(x):
         return "∞" if x > 0 else MINUS + "∞"
@@ -80,14 +123,14 @@ def format_count(value: object) -> str:
 def format_percent(value: object, decimals: int = 1) -> str:
     """A percentage already on the 0–100 scale: ``12.345 -> '12,3 %'``."""
     if is_missing(value):
-        return SUPPRESSED
+        return missing_symbol(value)
     return f"{format_number(value, decimals)}{NBSP}%"
 
 
 def format_share(value: object, decimals: int = 1) -> str:
     """A proportion on the 0–1 scale as a percentage: ``0.123 -> '12,3 %'``."""
     if is_missing(value):
-        return SUPPRESSED
+        return missing_symbol(value)
     return format_percent(float(value) * 100, decimals)  # type: ignore[arg-type]
 
 
@@ -99,10 +142,10 @@ def format_ratio(value: object, decimals: int = 2) -> str:
 def format_interval(low: object, high: object, decimals: int = 2) -> str:
     """A confidence interval ``0,78–0,93`` (en dash), ``−2,6 till 4,5`` when an end is negative.
 
-    ``..`` if either end is missing.
+    ``..`` if either end is withheld, else ``.`` if either end is missing.
     """
     if is_missing(low) or is_missing(high):
-        return SUPPRESSED
+        return SUPPRESSED if is_withheld(low) or is_withheld(high) else NOT_APPLICABLE
     joiner = " till " if float(low) < 0 or float(high) < 0 else EN_DASH  # type: ignore[arg-type]
     return f"{format_number(low, decimals)}{joiner}{format_number(high, decimals)}"
 
@@ -110,7 +153,7 @@ def format_interval(low: object, high: object, decimals: int = 2) -> str:
 def format_p_value(value: object) -> str:
     """``< 0,001`` below one in a thousand, three decimals below 0,01, else two."""
     if is_missing(value):
-        return SUPPRESSED
+        return missing_symbol(value)
     p = float(value)  # type: ignore[arg-type]
     if p < 0.001:
         return f"<{NBSP}0,001"
@@ -120,7 +163,7 @@ def format_p_value(value: object) -> str:
 def format_date(value: object) -> str:
     """ISO dates, the Swedish standard (SS-ISO 8601): ``2025-03-31``."""
     if is_missing(value):
-        return SUPPRESSED
+        return missing_symbol(value)
     if isinstance(value, datetime):
         if (value.hour, value.minute, value.second) == (0, 0, 0):
             return value.date().isoformat()  # a date that went through a timestamp type
@@ -147,7 +190,7 @@ def format_value(value: object, kind: str) -> str:
     if kind == "date":
         return format_date(value)
     if is_missing(value):
-        return SUPPRESSED
+        return missing_symbol(value)
     if isinstance(value, Number) and not isinstance(value, bool):
         return format_number(value, 0)
     return str(value)

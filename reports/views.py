@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from reports.disclosure import CheckedOutput, require_checked
-from reports.formatting import NBSP, SUPPRESSED_NOTE, format_count, format_interval, format_number, format_p_value, format_percent, format_value, is_missing
+from reports.disclosure import WITHHELD, CheckedOutput, is_withheld, require_checked
+from reports.formatting import NBSP, SYMBOL_NOTES, symbol_notes, format_count, format_interval, format_number, format_p_value, format_percent, format_value, is_missing, scaled
 from reports.labels import ESTIMAND_SV, RATIO_ESTIMANDS, subgroup_label
 
 
@@ -74,6 +74,10 @@ class TableView:
     output_ids: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
+        # The symbols' explanations follow from the cells shown, not from what the outputs withheld elsewhere.
+        cells = [c.text for g in self.groups for r in g.rows for c in r.cells]
+        own = tuple(n for n in self.notes if n not in SYMBOL_NOTES)
+        object.__setattr__(self, "notes", own + symbol_notes(cells))
         collected = _COLLECTED_VIEWS.get()
         if collected is not None:
             collected.append(self)
@@ -85,8 +89,6 @@ class TableView:
 
 def _notes(outputs: Sequence[CheckedOutput], extra: Sequence[str] = ()) -> tuple[str, ...]:
     notes = list(extra)
-    if any(o.n_suppressed for o in outputs):
-        notes.append(SUPPRESSED_NOTE)
     bases = {o.thresholds.get("rounding_base") for o in outputs if o.thresholds.get("rounding_base")}
     if bases:
         notes.append(f"Antal är avrundade till närmaste multipel av {', '.join(map(str, sorted(bases)))}; summor kan därför avvika.")
@@ -98,8 +100,10 @@ def count_cell(value: object) -> DataCell:
 
 
 def percent_cell(part: object, whole: object) -> DataCell:
+    if is_withheld(part) or is_withheld(whole):
+        return DataCell(format_percent(WITHHELD), "percent")
     if is_missing(part) or is_missing(whole) or float(whole) == 0:  # type: ignore[arg-type]
-        return DataCell(format_percent(None), "percent")
+        return DataCell(format_percent(None), "percent")  # a share of nobody does not exist
     return DataCell(format_percent(100.0 * float(part) / float(whole)), "percent")  # type: ignore[arg-type]
 
 
@@ -221,7 +225,7 @@ def estimate_cells(r: pd.Series) -> tuple[DataCell, ...]:
     estimand = str(r["estimand"])
 
     def pct(v: object) -> float | None:
-        return None if is_missing(v) else 100 * float(v)  # type: ignore[arg-type]
+        return scaled(v, 100)  # type: ignore[arg-type]
 
     if estimand == "risk_difference":
         est = format_number(pct(r["estimate"]), 1) + ("" if is_missing(r["estimate"]) else f"{NBSP}procentenheter")

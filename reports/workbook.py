@@ -26,7 +26,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from koord.errors import DisclosureError, KoordError
 from reports.disclosure import CheckedOutput
-from reports.formatting import NBSP, SUPPRESSED_NOTE
+from reports.formatting import NBSP, NOT_APPLICABLE_NOTE, SUPPRESSED_NOTE
 from reports.views import TableView
 
 WORKBOOK_NAME = "rapport_tabeller.xlsx"
@@ -162,7 +162,7 @@ def cell_value(text: str, kind: str, numeric: bool) -> tuple[object, str | None]
     """What to write in a data cell: a number with an Excel number format showing it as the report does, else the text.
 
     ``"12 345" -> (12345, "#,##0")``, ``"12,3 %" -> (0.123, "0.0 %")``,
-    ``"−4,2 procentenheter" -> (-4.2, '0.0 "procentenheter"')``; ``".."``, intervals and
+    ``"−4,2 procentenheter" -> (-4.2, '0.0 "procentenheter"')``; ``".."``, ``"."``, intervals and
     ``"< 0,001"`` stay text.
     """
     m = SWEDISH_NUMBER.fullmatch(text.strip()) if numeric and kind not in NOT_NUMBERS else None
@@ -205,10 +205,11 @@ def _write_contents(sheet: Worksheet, tables: Sequence[ShownTable], *, title: st
     sheet["A2"] = (f"Rapportens tabeller, ett blad per tabell, med samma tal som rapporten (framtagen {made}). "
                    "Alla tal har passerat röjandekontroll.")
     sheet["A3"] = SUPPRESSED_NOTE
-    sheet["A5"], sheet["B5"] = "Blad", "Tabell"
-    for cell in (sheet["A5"], sheet["B5"]):
+    sheet["A4"] = NOT_APPLICABLE_NOTE
+    sheet["A6"], sheet["B6"] = "Blad", "Tabell"
+    for cell in (sheet["A6"], sheet["B6"]):
         cell.font, cell.border = BOLD, RULE
-    for i, shown in enumerate(tables, start=6):
+    for i, shown in enumerate(tables, start=7):
         link = sheet.cell(row=i, column=1, value=shown.sheet_name)
         link.hyperlink = Hyperlink(ref=link.coordinate, location=f"'{shown.sheet_name}'!A1")  # a link inside the book
         link.font = Font(color="1F5F8B", underline="single")

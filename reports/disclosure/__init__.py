@@ -88,7 +88,7 @@ The solver that attacks the published numbers is `reports.audit`.
 from __future__ import annotations
 
 from reports.disclosure.check import audit_report, check_outputs
-from reports.disclosure.checked import CheckedOutput, Reason, RunInfo, require_checked
+from reports.disclosure.checked import WITHHELD, CheckedOutput, Reason, RunInfo, Withheld, is_withheld, none_for_missing, require_checked
 from reports.disclosure.declarations import (
     MODEL_KEYS,
     MODEL_LABELS,
@@ -127,6 +127,10 @@ from reports.disclosure.rules import (
 from reports.disclosure.suppression import secondary_suppression
 
 __all__ = [
+    "WITHHELD",
+    "Withheld",
+    "is_withheld",
+    "none_for_missing",
     "DISCLOSIVE_ZERO_MODES",
     "EXTREME_SHARE_MARGIN",
     "MODEL_KEYS",

@@ -20,6 +20,43 @@ from reports.disclosure.declarations import OutputDeclaration
 from reports.disclosure.rules import RULE_LABELS_SV, DisclosureClass, Status
 
 
+class Withheld(float):
+    """A published cell that disclosure control withheld: NaN to arithmetic, ``..`` to the reader.
+
+    Other missing values (a reference group's interval, an estimate that could not be made)
+    stay None and are written ``.``, so a table tells "not shown" from "does not exist" (SCB's
+    ``..`` and ``.``). Being a float, the marker passes through object frames, copies and
+    pickling; converting a column to a numeric dtype turns it into a plain NaN, so views
+    format the published objects themselves.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, *_: object) -> "Withheld":
+        return super().__new__(cls, "nan")
+
+    def __repr__(self) -> str:
+        return "WITHHELD"
+
+    def __reduce__(self) -> tuple[type, tuple[()]]:
+        return (Withheld, ())
+
+
+WITHHELD = Withheld()
+
+
+def is_withheld(value: object) -> bool:
+    """True for a cell disclosure control withheld (see `Withheld`)."""
+    return isinstance(value, Withheld)
+
+
+def none_for_missing(frame: pd.DataFrame) -> pd.DataFrame:
+    """Missing values as None (object dtype), except withheld cells, which keep their marker."""
+    out = frame.astype(object)
+    keep = out.notna() | out.map(is_withheld)
+    return out.where(keep, None)
+
+
 @dataclass(frozen=True)
 class Reason:
     """Why a cell, row or step was withheld (never its value)."""
@@ -48,7 +85,8 @@ class CheckedOutput:
     """An output after disclosure control: what may be published, its status and the reasons.
 
     Made only by `check_outputs`; renderers accept nothing else. Published frames are handed
-    out as copies; suppressed cells are None (shown as ``..``). Reading the tables of a blocked
+    out as copies; withheld cells are `WITHHELD` (shown as ``..``), other missing values None
+    (shown as ``.``). Reading the tables of a blocked
     output raises `DisclosureError`.
     """
 

@@ -18,7 +18,7 @@ import pandas as pd
 from analyses import diagnostic_keys
 from analyses.results import SUMMARY_COLUMNS
 from koord.errors import DisclosureError
-from reports.disclosure.checked import CheckedOutput, Reason, RunInfo, _issue, _status
+from reports.disclosure.checked import WITHHELD, CheckedOutput, Reason, RunInfo, _issue, _status, none_for_missing
 from reports.disclosure.declarations import MODEL_KEYS, MODEL_LABELS, ModelOutput, output_id_of
 from reports.disclosure.rules import DisclosureClass, DisclosureRules, round_count
 
@@ -241,18 +241,18 @@ def _check_model(
     published["diagnostics"] = [text for text, _ in diagnostics]
     for col in published.columns:
         if col not in label_columns and col not in count_columns:
-            published.loc[hide, col] = None
+            published.loc[hide, col] = WITHHELD
     for col in count_columns:
         if col not in published.columns:
             continue
         withheld = all_counts_hidden | pd.Series([(i, col) in linked_cells for i in summary.index], index=summary.index)
-        published.loc[withheld, col] = None
+        published.loc[withheld, col] = WITHHELD
         ok = ~withheld & published[col].notna()
         published.loc[ok, col] = [round_count(float(x), rules.rounding_base) for x in published.loc[ok, col]]
     for col in out.unpublished_columns:
         if col in published.columns:
             published[col] = None
-    published = published.where(published.notna(), None)
+    published = none_for_missing(published)
     n_suppressed = int(counts_hidden.sum())
     nothing_left = len(summary) == 0 or bool(hide.all())
     if nothing_left:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from koord.errors import DisclosureError
 from reports.audit import UnionFind, interval_audit
-from reports.disclosure.checked import CheckedOutput, Reason, RunInfo, _issue, _status
+from reports.disclosure.checked import WITHHELD, CheckedOutput, Reason, RunInfo, _issue, _status, none_for_missing
 from reports.disclosure.declarations import (
     CountTable,
     FrequencyOutput,
@@ -123,7 +123,7 @@ def _publish_counts(values: pd.DataFrame, withheld: set[tuple[Hashable, Hashable
     out = values.astype(object).copy()
     for r in values.index:
         for c in values.columns:
-            out.at[r, c] = None if (r, c) in withheld else round_count(float(values.at[r, c]), base)
+            out.at[r, c] = WITHHELD if (r, c) in withheld else round_count(float(values.at[r, c]), base)
     return out
 
 
@@ -325,15 +325,18 @@ def _check_tables(
 
 
 def _publish_magnitude(table: MagnitudeTable, withheld: set[tuple[Hashable, Hashable]], base: int | None) -> pd.DataFrame:
-    """Long frame: row, col, value (sum or mean), n_contributors (rounded); withheld cells None."""
+    """Long frame: row, col, value (sum or mean), n_contributors (rounded); withheld cells `WITHHELD`."""
     rows = []
     for r in table.totals.index:
         for c in table.totals.columns:
             n = int(table.n_contributors.at[r, c])
             hidden = (r, c) in withheld
             total = float(table.totals.at[r, c])
-            value = None if hidden or n == 0 else (total / n if table.statistic == "mean" else total)
+            if hidden:
+                value: object = WITHHELD
+            else:  # a mean over nobody does not exist; a sum over nobody is 0
+                value = None if n == 0 and table.statistic == "mean" else (total / n if table.statistic == "mean" else total)
             rows.append({"row": r, "col": c, "value": value,
-                         "n_contributors": None if hidden else round_count(n, base)})
-    frame = pd.DataFrame(rows, columns=["row", "col", "value", "n_contributors"]).astype(object)
-    return frame.where(frame.notna(), None)
+                         "n_contributors": WITHHELD if hidden else round_count(n, base)})
+    frame = pd.DataFrame(rows, columns=["row", "col", "value", "n_contributors"], dtype=object)  # keeps the WITHHELD markers
+    return none_for_missing(frame)

@@ -10,7 +10,6 @@ import pandas as pd
 from data_schemas.tables import SEXES
 from koord.errors import ContractViolation
 from reports.disclosure import CellRef, CheckedOutput, CountTable, Equation, LinkedEquation, SharedCount, with_margins
-from reports.formatting import SUPPRESSED_NOTE
 
 TOTAL = "Totalt"
 MISSING = "__saknas__"  # row label of NULL values, so the rows add up to the margin
@@ -41,11 +40,8 @@ def first_where(frame: pd.DataFrame | None, **where: object) -> pd.Series | None
 
 
 def table_notes(outputs: Sequence[CheckedOutput | None], *notes: str) -> tuple[str, ...]:
-    """The notes under a table: the given ones, then the symbol's explanation when a cell is withheld."""
-    out = list(notes)
-    if any(o is not None and o.n_suppressed for o in outputs):
-        out.append(SUPPRESSED_NOTE)
-    return tuple(out)
+    """The notes under a table (the symbols' explanations are added by `TableView` from the cells it shows)."""
+    return tuple(notes)
 
 
 def published_ids(*outputs: CheckedOutput | None) -> tuple[str, ...]:

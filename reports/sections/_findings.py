@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from data_schemas.tables import SEXES
-from reports.formatting import format_interval, format_number, format_ratio, is_missing
+from reports.formatting import format_interval, format_number, format_ratio, is_missing, scaled
 from reports.labels import SEX_PLURAL_SV
 from reports.sections import RenderContext
 from reports.sections._results import RATIO_ESTIMANDS, design_of, is_main_row, population_of
@@ -124,7 +124,7 @@ def trial_difference(ctx: RenderContext, horizon: int, where: str) -> Finding | 
             if not rows or is_missing(rows[0]["estimate"]):
                 continue
             r = rows[0]
-            pts = lambda x: None if is_missing(x) else 100 * float(x)  # noqa: E731
+            pts = lambda x: scaled(x, 100)  # noqa: E731
             point = format_number(pts(r["estimate"]), 1)
             sign = "+" if float(r["estimate"]) > 0 else ""
             text = f"{sign}{point} procentenheter (95 % KI {format_interval(pts(r['conf_low']), pts(r['conf_high']), 1)})"

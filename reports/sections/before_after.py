@@ -25,7 +25,7 @@ from markupsafe import Markup
 from data_schemas.tables import SEXES
 from reports.disclosure import FigureOutput, ModelOutput, Output
 from reports.figures import time_series_figure
-from reports.formatting import SUPPRESSED_NOTE, format_interval, format_number, format_ratio, is_missing
+from reports.formatting import format_interval, format_number, format_ratio, is_missing
 from reports.inputs import RESULTS_SCHEMA, ReportInputs
 from reports.labels import SEX_PLURAL_SV, SEX_SINGULAR_SV
 from reports.outputs import declaration, instance_id
@@ -79,7 +79,7 @@ def collect(inputs: ReportInputs) -> Sequence[Output]:
 
 def _ratio_ci(r: pd.Series | None) -> str:
     if r is None or is_missing(r["estimate"]):
-        return "–"
+        return format_ratio(None if r is None else r["estimate"])
     return f"{format_ratio(r['estimate'])} ({format_interval(r['conf_low'], r['conf_high'])})"
 
 
@@ -102,8 +102,6 @@ def _model_table(ctx: RenderContext, model: pd.DataFrame) -> TableView:
              "sjukfall med samma ålder, kön, diagnosgrupp, sysselsättning, tidigare sjukskrivning, omfattning, "
              "utbildning och födelseland, eftersom sammansättningen av sjukfallen ändras över tid. Standardfelen tillåter "
              "överspridning (kvasi-Poisson); Newey–West-felen tillåter dessutom att närliggande månader liknar varandra."]
-    if out is not None and out.n_suppressed:
-        notes.append(SUPPRESSED_NOTE)
     return TableView("tabell-fore-efter", "Andelen åter i arbete före och efter lagen: segmenterad regression, samtliga, "
                      "kvinnor och män.", (header,), tuple(groups), tuple(notes), (MODEL_ID,))
 

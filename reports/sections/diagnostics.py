@@ -9,7 +9,7 @@ from typing import Any
 from markupsafe import Markup
 
 from reports.disclosure import CheckedOutput, require_checked
-from reports.formatting import format_number, is_missing
+from reports.formatting import NOT_APPLICABLE, format_number, is_missing
 from reports.labels import covariate_label
 from reports.sections import RenderContext, Section, no_outputs, register
 from reports.sections._results import RATIO_ESTIMANDS, analysis_title, population_of, row_label
@@ -46,7 +46,7 @@ def _diagnostics(text: object) -> Mapping[str, Any]:
 
 def _cell(value: Any, passed: Any, decimals: int) -> DataCell:
     if is_missing(value) and passed is None:
-        return DataCell("–", "text", numeric=False)
+        return DataCell(NOT_APPLICABLE, "text", numeric=False)
     number = "" if is_missing(value) else format_number(value, decimals)
     flag = PASS_SV.get(passed if passed in (True, False) else None)
     text = f"{number} ({flag})" if number and passed in (True, False) else (number or flag)

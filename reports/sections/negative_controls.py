@@ -104,7 +104,7 @@ def _population(frame: pd.DataFrame | None, population: str, **where: object) ->
 
 def _ratio_ci(r: pd.Series | None, prefix: str = "") -> str:
     if r is None or is_missing(r[f"{prefix}estimate"]):
-        return format_number(None)
+        return format_number(None if r is None else r[f"{prefix}estimate"])
     return (f"{format_number(r[f'{prefix}estimate'], 2)} "
             f"({format_interval(r[f'{prefix}conf_low'], r[f'{prefix}conf_high'], 2)})")
 
@@ -153,7 +153,7 @@ def _null_table(ctx: RenderContext, nulls: pd.DataFrame) -> TableView:
             rows.append(Row(_title(p), (
                 DataCell(_number_ci(mu, 3), "interval"), DataCell(_number_ci(sigma, 3), "interval"),
                 DataCell(format_number(None if ease is None else ease["estimate"], 3), "number"),
-                DataCell({True: "ja", False: "nej", None: "–"}[ok], "flag", numeric=False))))
+                DataCell({True: "ja", False: "nej"}.get(ok) or format_number(None if ease is None else ease["estimate"]), "flag", numeric=False))))
         groups.append(RowGroup(SOURCE_SV[s], tuple(rows)))
     out = ctx.get(NULL_ID)
     return TableView("tabell-nollfordelning", "Det systematiska felets fördelning, skattad ur de negativa kontrollerna: "
@@ -168,7 +168,7 @@ def _null_table(ctx: RenderContext, nulls: pd.DataFrame) -> TableView:
 
 def _number_ci(r: pd.Series | None, decimals: int) -> str:
     if r is None or is_missing(r["estimate"]):
-        return format_number(None)
+        return format_number(None if r is None else r["estimate"])
     return f"{format_number(r['estimate'], decimals)} ({format_interval(r['conf_low'], r['conf_high'], decimals)})"
 
 

@@ -23,7 +23,7 @@ from markupsafe import Markup
 
 from data_schemas.tables import SEXES
 from reports.disclosure import ModelOutput, Output
-from reports.formatting import format_interval, format_number, format_percent, is_missing
+from reports.formatting import format_interval, format_number, format_percent, is_missing, scaled
 from reports.labels import SEX_PLURAL_SV
 from reports.outputs import declaration, instance_id
 from reports.sections._results import results_table
@@ -83,23 +83,23 @@ def _shown(r: pd.Series | None) -> bool:
 def _pp(value: object) -> str:
     """A difference of shares in percentage points, signed: '+1,2'."""
     if is_missing(value):
-        return format_number(None)
+        return format_number(value)
     text = format_number(100 * float(value), PP_DECIMALS)
     return text if text.startswith(("−", "-")) or float(value) == 0 else f"+{text}"
 
 
 def _pp_ci(r: pd.Series | None) -> str:
     if not _shown(r):
-        return format_number(None)
-    scale = lambda v: None if is_missing(v) else 100 * float(v)  # noqa: E731
+        return format_number(None if r is None else r["estimate"])
+    scale = lambda v: scaled(v, 100)  # noqa: E731
     return f"{_pp(r['estimate'])} ({format_interval(scale(r['conf_low']), scale(r['conf_high']), PP_DECIMALS)})"
 
 
 def _size_text(r: pd.Series | None, unit: bool = True) -> str:
     """For running text, the size without its sign: '0,4 procentenheter (95 % KI 0,2–0,5)' or '0,4 (0,2–0,5)'."""
     if not _shown(r):
-        return format_number(None)
-    scale = lambda v: None if is_missing(v) else 100 * float(v)  # noqa: E731
+        return format_number(None if r is None else r["estimate"])
+    scale = lambda v: scaled(v, 100)  # noqa: E731
     interval = format_interval(scale(r["conf_low"]), scale(r["conf_high"]), PP_DECIMALS)
     size = format_number(abs(100 * float(r["estimate"])), PP_DECIMALS)
     return f"{size} procentenheter (95 % KI {interval})" if unit else f"{size} ({interval})"
@@ -110,7 +110,7 @@ def _direction(r: pd.Series | None) -> str:
 
 
 def _pct(value: object) -> str:
-    return format_percent(None if is_missing(value) else 100 * float(value), 1)  # type: ignore[arg-type]
+    return format_percent(scaled(value, 100), 1)  # type: ignore[arg-type]
 
 
 def _passes(r: pd.Series | None) -> bool | None:
@@ -189,13 +189,14 @@ def _check_table(ctx: RenderContext, frame: pd.DataFrame) -> TableView:
         for h in horizons:
             observed = _pop(frame, p, estimand="observed_cumulative_incidence", horizon=h)
             model = _pop(frame, p, estimand="cumulative_incidence", term="natural_course", horizon=h)
-            cells.append(DataCell(f"{_pct(observed['estimate'] if _shown(observed) else None)} / "
-                                  f"{_pct(model['estimate'] if _shown(model) else None)}", "text"))
+            cells.append(DataCell(f"{_pct(None if observed is None else observed['estimate'])} / "
+                                  f"{_pct(None if model is None else model['estimate'])}", "text"))
         check = _pop(frame, p, estimand="cumulative_incidence", term="natural_course", horizon=MAIN_HORIZON)
         ok = None
         if check is not None and not is_missing(check.get("diagnostics")):
             ok = json.loads(check["diagnostics"]).get("natural_course_pass")
-        cells.append(DataCell("✓ Ja" if ok is True else ("✗ Nej" if ok is False else format_number(None)), "text"))
+        unknown = format_number(check.get("diagnostics") if check is not None and is_missing(check.get("diagnostics")) else None)
+        cells.append(DataCell("✓ Ja" if ok is True else ("✗ Nej" if ok is False else unknown), "text"))
         rows.append(Row(COLUMN_SV[p], tuple(cells)))
     out = ctx.get(OUTPUT_ID)
     return TableView("tabell-scenarier-kontroll", "Kontroll av modellerna: andelen åter i arbete som faktiskt observerades "

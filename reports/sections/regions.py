@@ -39,7 +39,7 @@ from markupsafe import Markup
 from data_schemas.tables import SEXES
 from reports.disclosure import CheckedOutput, FigureOutput, FrequencyOutput, ModelOutput, Output, SharedCount
 from reports.figures import funnel_figure, tile_map_figure
-from reports.formatting import SUPPRESSED_NOTE, format_interval, format_number, format_percent, format_ratio, is_missing
+from reports.formatting import NOT_APPLICABLE, format_interval, format_number, format_percent, format_ratio, is_missing, scaled
 from reports.inputs import ReportInputs
 from reports.labels import REGION_GAP_SV, SEX_PLURAL_SV, SEX_SINGULAR_SV, region_letter, value_label
 from reports.outputs import declaration, instance_id
@@ -234,12 +234,12 @@ def _is_true(value: object) -> bool:
 
 def _ratio_ci(r: pd.Series | None) -> str:
     if r is None or is_missing(r["estimate"]):
-        return format_ratio(None)
+        return format_ratio(None if r is None else r["estimate"])
     return f"{format_ratio(r['estimate'])} ({format_interval(r['conf_low'], r['conf_high'])})"
 
 
 def _share(value: object) -> str:
-    return format_percent(None if is_missing(value) else 100 * float(value))  # type: ignore[arg-type]
+    return format_percent(scaled(value, 100))  # type: ignore[arg-type]
 
 
 def _region_frame(uptake: pd.DataFrame, population: str) -> pd.DataFrame:
@@ -290,10 +290,12 @@ def _region_table(ctx: RenderContext, uptake_out: CheckedOutput, uptake: pd.Data
             if shrunk is not None and not is_missing(shrunk["median_rank"]):
                 rank = f"{format_number(shrunk['median_rank'])} ({format_number(shrunk['rank_low'])}–{format_number(shrunk['rank_high'])})"
             else:
-                rank = format_number(None)
-            outside = None if oe is None or is_missing(oe["estimate"]) else ("ja" if _is_true(oe["outside_998"]) else "nej")
+                rank = format_number(None if shrunk is None else shrunk["median_rank"])
+            outside = (format_number(None if oe is None else oe["estimate"]) if oe is None or is_missing(oe["estimate"])
+                       else ("ja" if _is_true(oe["outside_998"]) else "nej"))
             under = "ja" if oe is not None and _is_true(oe.get("is_possibly_under_reporting")) else (
-                "nej" if oe is not None and not is_missing(oe.get("is_possibly_under_reporting")) else "–")
+                "nej" if oe is not None and not is_missing(oe.get("is_possibly_under_reporting"))
+                else format_number(None if oe is None else oe.get("is_possibly_under_reporting")))
             rows.append(Row(r["name"], (
                 count_cell(spells), count_cell(coordinated),
                 DataCell(_share(None if observed is None else observed["estimate"]), "percent"),
@@ -301,25 +303,23 @@ def _region_table(ctx: RenderContext, uptake_out: CheckedOutput, uptake: pd.Data
                 DataCell(_ratio_ci(oe), "interval"),
                 DataCell(format_ratio(None if shrunk is None else shrunk["estimate"]), "ratio"),
                 DataCell(rank, "text"),
-                DataCell(outside or format_number(None), "text", numeric=False),
+                DataCell(outside, "text", numeric=False),
                 *([DataCell(under, "text", numeric=False)] if quality else []),
             )))
         national = _one(uptake, sex=population, level=NATIONAL, estimand="observed_share")
         if national is not None and table is not None and TOTAL in table.index:
             rows.append(Row("Riket", (count_cell(table.at[TOTAL, TOTAL]), count_cell(table.at[TOTAL, COORDINATED]),
-                                      DataCell(_share(national["estimate"]), "percent"), DataCell("", "text"),
-                                      DataCell("1,00 (referens)", "text"), DataCell("", "text"), DataCell("", "text"),
-                                      DataCell("", "text", False), *([DataCell("", "text", False)] if quality else [])), "total"))
+                                      DataCell(_share(national["estimate"]), "percent"), DataCell(NOT_APPLICABLE, "text"),
+                                      DataCell("1,00 (referens)", "text"), DataCell(NOT_APPLICABLE, "text"), DataCell(NOT_APPLICABLE, "text"),
+                                      DataCell(NOT_APPLICABLE, "text", False), *([DataCell(NOT_APPLICABLE, "text", False)] if quality else [])), "total"))
         groups.append(RowGroup(_population_title(population), tuple(rows)))
     notes = ["O/F: observerat antal koordinerade delat med det antal som väntas om regionens sjukfall hade fått "
              "koordinering som i hela landet, givet ålder, diagnos och övrig bakgrund (indirekt standardisering); 1 = som "
              "riket. Krympt O/F drar osäkra skattningar mot 1 (empirisk Bayes); rangen 1 är högst, med 95 % intervall.",
              "Utanför 99,8 %: regionen ligger utanför trattdiagrammets 99,8-procentsgräns som tar hänsyn till överspridning.",
              *(["Möjlig underrapportering: få av regionens vårdenheter registrerar GC001, så låga andelar kan bero på "
-                "registreringen och inte på färre insatser; – = uppgiften saknas."] if quality else [])]
+                "registreringen och inte på färre insatser."] if quality else [])]
     outputs = [uptake_out] + ([counts] if counts is not None and not counts.is_blocked else [])
-    if any(o.n_suppressed for o in outputs):
-        notes.append(SUPPRESSED_NOTE)
     return TableView("tabell-regioner-koordinering",
                      "Koordinering inom 90 dagar per hemregion, samtliga, kvinnor och män, ordnade efter krympt O/F "
                      "(högst först). Sjukfall som fortfarande följdes dag 14.",
@@ -343,8 +343,6 @@ def _gap_table(gaps_out: CheckedOutput, gaps: pd.DataFrame) -> TableView:
     notes = ["Oddskvoten jämför oddsen för koordinering inom 90 dagar mellan grupperna inom regionen, justerat för ålder "
              "och diagnos; över 1 betyder att den först nämnda gruppen oftare får koordinering.",
              "* = skild från 1 även efter Holms korrektion för att 21 regioner prövas (5 % nivå)."]
-    if gaps_out.n_suppressed:
-        notes.append(SUPPRESSED_NOTE)
     return TableView("tabell-regioner-skillnader", "Skillnader i koordinering inom regionerna, samtliga (regioner i bokstavsordning).",
                      (header,), (RowGroup("", tuple(rows)),), tuple(notes), (gaps_out.output_id,))
 
@@ -364,9 +362,10 @@ def _rtw_table(rtw_out: CheckedOutput, rtw: pd.DataFrame) -> TableView:
         s180 = _one(d, level=code, measure="share_180", estimand="observed_share")
         oe = _one(d, level=code, measure="rate", estimand="observed_expected_ratio")
         shrunk = _one(d, level=code, measure="rate", estimand="shrunken_observed_expected_ratio")
-        rank = format_number(None) if shrunk is None or is_missing(shrunk["median_rank"]) else (
+        rank = format_number(None if shrunk is None else shrunk["median_rank"]) if shrunk is None or is_missing(shrunk["median_rank"]) else (
             f"{format_number(shrunk['median_rank'])} ({format_number(shrunk['rank_low'])}–{format_number(shrunk['rank_high'])})")
-        outside = format_number(None) if oe is None or is_missing(oe["estimate"]) else ("ja" if _is_true(oe["outside_998"]) else "nej")
+        outside = (format_number(None if oe is None else oe["estimate"]) if oe is None or is_missing(oe["estimate"])
+                   else ("ja" if _is_true(oe["outside_998"]) else "nej"))
         sort_by = shrunk if ranked else oe
         cells = (DataCell(_share(None if s90 is None else s90["estimate"]), "percent"),
                  DataCell(_share(None if s180 is None else s180["estimate"]), "percent"),
@@ -378,16 +377,14 @@ def _rtw_table(rtw_out: CheckedOutput, rtw: pd.DataFrame) -> TableView:
     rows.sort(key=lambda t: (-t[0] if t[0] == t[0] else float("inf"), t[1]))
     national_shares = [_one(d, level=NATIONAL, measure=m, estimand="observed_share") for m in ("share_90", "share_180")]
     national = [Row("Riket", tuple(DataCell(_share(None if r is None else r["estimate"]), "percent") for r in national_shares)
-                    + (DataCell("1,00 (referens)", "text"), *([DataCell("", "text"), DataCell("", "text")] if ranked else []),
-                       DataCell("", "text", False)),
+                    + (DataCell("1,00 (referens)", "text"), *([DataCell(NOT_APPLICABLE, "text"), DataCell(NOT_APPLICABLE, "text")] if ranked else []),
+                       DataCell(NOT_APPLICABLE, "text", False)),
                     "total")]
     notes = ["O/F: observerat antal återgångar i arbete delat med det antal som väntas med rikets takt, givet regionens "
              "sjukfall (ålder, diagnos och övrig bakgrund), räknat på tid i sjukfall. Över 1 = snabbare återgång än väntat."]
     if not ranked:
         notes.append("Regionerna skiljer sig inte mer än slumpen förklarar (skattad varians mellan regionerna 0): de krympta "
                      "kvoterna är 1 för alla och en rangordning säger ingenting, så de visas inte.")
-    if rtw_out.n_suppressed:
-        notes.append(SUPPRESSED_NOTE)
     return TableView("tabell-regioner-atergang", "Återgång i arbete per hemregion, samtliga, ordnade efter " + ("krympt O/F" if ranked else "O/F") + " (högst först).",
                      (header,), (RowGroup("", tuple(r for *_, r in rows) + tuple(national)),), tuple(notes), (rtw_out.output_id,))
 
@@ -403,8 +400,6 @@ def _trend_table(variation_out: CheckedOutput, variation: pd.DataFrame) -> Table
     rows[-1] = Row("Alla år", rows[-1].cells, "total")
     notes = ["Medianoddskvoten (MOR) mellan regionerna efter justering för bakgrund, skattad för sjukfall som började "
              "respektive år; 1 betyder ingen skillnad. Intervallen är 95 % profillikelihoodintervall."]
-    if variation_out.n_suppressed:
-        notes.append(SUPPRESSED_NOTE)
     return TableView("tabell-regioner-trend", "Variation mellan regionerna i koordinering per startår (medianoddskvot).",
                      (header,), (RowGroup("", tuple(rows)),), tuple(notes), (variation_out.output_id,))
 

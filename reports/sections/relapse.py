@@ -63,7 +63,7 @@ def collect(inputs) -> Sequence[Output]:
 
 def _ratio_ci(r: pd.Series | None) -> str:
     if r is None or is_missing(r["estimate"]):
-        return format_number(None)
+        return format_number(None if r is None else r["estimate"])
     return f"{format_number(r['estimate'], 2)} ({format_interval(r['conf_low'], r['conf_high'], 2)})"
 
 

@@ -10,7 +10,7 @@ from markupsafe import Markup
 import pandas as pd
 
 from reports.disclosure import CheckedOutput, Output, require_checked
-from reports.formatting import SUPPRESSED_NOTE, format_interval, format_number, format_percent, is_missing
+from reports.formatting import format_interval, format_number, format_percent, is_missing, scaled
 from reports.figures import cif_figure
 from reports.inputs import ReportInputs
 from reports.labels import SEX_PLURAL_SV, value_label
@@ -108,12 +108,12 @@ def trial_table_view(model: CheckedOutput, analyses: Mapping[str, Mapping[str, A
             return m.iloc[0] if len(m) else None
 
         def share(r: pd.Series | None) -> DataCell:
-            return DataCell(format_percent(None if r is None or is_missing(r["estimate"]) else 100 * float(r["estimate"])), "percent")
+            return DataCell(format_percent(None if r is None else scaled(r["estimate"], 100)), "percent")
 
         def with_ci(r: pd.Series | None, scale: float, decimals: int) -> DataCell:
             if r is None or is_missing(r["estimate"]):
-                return DataCell(format_number(None), "interval")
-            v = lambda x: None if is_missing(x) else scale * float(x)  # noqa: E731
+                return DataCell(format_number(None if r is None else r["estimate"]), "interval")
+            v = lambda x: scaled(x, scale)  # noqa: E731
             return DataCell(f"{format_number(v(r['estimate']), decimals)} ({format_interval(v(r['conf_low']), v(r['conf_high']), decimals)})", "interval")
 
         diff = pick("risk_difference")
@@ -127,7 +127,7 @@ def trial_table_view(model: CheckedOutput, analyses: Mapping[str, Mapping[str, A
         f"tabell-forsok-{model.output_id.split(':', 1)[1]}",
         "Emulerade försök: andel som återgått i arbete vid uppföljningstiden, koordinering nu jämfört med inte nu.",
         (header,), (RowGroup("", tuple(rows)),),
-        (SUPPRESSED_NOTE,) if model.n_suppressed else (), (model.output_id,),
+        (), (model.output_id,),
     )
 
 

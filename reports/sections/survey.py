@@ -29,7 +29,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from reports.disclosure import CheckedOutput, ModelOutput, Output
-from reports.formatting import format_interval, format_number, format_percent, is_missing
+from reports.formatting import format_interval, format_number, format_percent, is_missing, scaled
 from reports.inputs import ReportInputs
 from reports.labels import value_label
 from reports.outputs import declaration, instance_id
@@ -115,26 +115,26 @@ def collect(inputs: ReportInputs) -> Sequence[Output]:
 
 
 def _pct(value: object) -> str:
-    return format_percent(None if is_missing(value) else 100 * float(value), 1)  # type: ignore[arg-type]
+    return format_percent(scaled(value, 100), 1)  # type: ignore[arg-type]
 
 
 def _share_ci(r: pd.Series | None) -> str:
     if r is None or is_missing(r["estimate"]):
-        return format_percent(None)
+        return format_percent(None if r is None else r["estimate"])
     low, high = r["conf_low"], r["conf_high"]
-    ci = format_interval(None if is_missing(low) else 100 * float(low), None if is_missing(high) else 100 * float(high), 1)
+    ci = format_interval(scaled(low, 100), scaled(high, 100), 1)
     return f"{_pct(r['estimate'])} ({ci})"
 
 
 def _number_ci(r: pd.Series | None, decimals: int = 2) -> str:
     if r is None or is_missing(r["estimate"]):
-        return format_number(None)
+        return format_number(None if r is None else r["estimate"])
     return f"{format_number(r['estimate'], decimals)} ({format_interval(r['conf_low'], r['conf_high'], decimals)})"
 
 
 def _p(value: object) -> str:
     if is_missing(value):
-        return format_number(None)
+        return format_number(value)
     return "< 0,001" if float(value) < 0.001 else format_number(float(value), 3)
 
 

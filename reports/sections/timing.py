@@ -39,7 +39,7 @@ from markupsafe import Markup
 from data_schemas.tables import SEXES
 from reports.disclosure import CheckedOutput, CurveOutput, FigureOutput, FrequencyOutput, ModelOutput, Output, SharedCount
 from reports.figures import gradient_figure, incidence_lines_figure
-from reports.formatting import format_interval, format_number, format_percent, format_ratio, is_missing
+from reports.formatting import format_interval, format_number, format_percent, format_ratio, is_missing, scaled
 from reports.inputs import ReportInputs
 from reports.labels import NEED_GAP_SV, SEX_PLURAL_SV, SEX_SINGULAR_SV, TIMING_MEASURE_SV, need_group_label, strategy_label, value_label
 from reports.outputs import declaration, instance_id
@@ -190,29 +190,29 @@ def _population_row(frame: pd.DataFrame | None, population: str, **where: object
 
 
 def _pct(value: object, decimals: int = 1) -> str:
-    return format_percent(None if is_missing(value) else 100 * float(value), decimals)  # type: ignore[arg-type]
+    return format_percent(scaled(value, 100), decimals)  # type: ignore[arg-type]
 
 
 def _share_ci(r: pd.Series | None) -> str:
     """``'16,6 % (16,1–17,1)'``; ``..`` when withheld."""
     if r is None or is_missing(r["estimate"]):
-        return format_percent(None)
+        return format_percent(None if r is None else r["estimate"])
     low, high = r["conf_low"], r["conf_high"]
-    interval = format_interval(None if is_missing(low) else 100 * float(low), None if is_missing(high) else 100 * float(high), 1)
+    interval = format_interval(scaled(low, 100), scaled(high, 100), 1)
     return f"{_pct(r['estimate'])} ({interval})"
 
 
 def _points_ci(r: pd.Series | None) -> str:
     """A risk difference in percentage points with its interval: ``'4,3 (2,7 till 6,8)'``."""
     if r is None or is_missing(r["estimate"]):
-        return format_number(None)
-    scale = lambda v: None if is_missing(v) else 100 * float(v)  # noqa: E731
+        return format_number(None if r is None else r["estimate"])
+    scale = lambda v: scaled(v, 100)  # noqa: E731
     return f"{format_number(scale(r['estimate']), 1)} ({format_interval(scale(r['conf_low']), scale(r['conf_high']), 1)})"
 
 
 def _ratio_ci(r: pd.Series | None, decimals: int = 2) -> str:
     if r is None or is_missing(r["estimate"]):
-        return format_ratio(None)
+        return format_ratio(None if r is None else r["estimate"])
     return f"{format_number(r['estimate'], decimals)} ({format_interval(r['conf_low'], r['conf_high'], decimals)})"
 
 
@@ -222,7 +222,7 @@ def _day(r: pd.Series | None) -> str:
 
 def _day_ci(r: pd.Series | None) -> str:
     if r is None or is_missing(r["estimate"]):
-        return format_number(None)
+        return format_number(None if r is None else r["estimate"])
     return f"{format_number(r['estimate'])} ({format_interval(r['conf_low'], r['conf_high'], 0)})"
 
 

@@ -13,6 +13,7 @@ import pytest
 
 import reports.disclosure.checked
 from koord.errors import DisclosureError, StudyDefinitionError
+from reports.disclosure import is_withheld
 from reports.disclosure import (
     CellRef,
     Equation,
@@ -56,7 +57,7 @@ def check(*outputs, **rules):
 
 def hidden_cells(checked: CheckedOutput, table: str | None = None) -> set[tuple]:
     t = checked.table(table)
-    return {(r, c) for r in t.index for c in t.columns if t.at[r, c] is None}
+    return {(r, c) for r in t.index for c in t.columns if is_withheld(t.at[r, c])}
 
 
 def recoverable(published: dict[tuple, float | None], equations: list[tuple]) -> set[tuple]:
@@ -66,7 +67,7 @@ def recoverable(published: dict[tuple, float | None], equations: list[tuple]) ->
     (total, part, part, ...). A withheld cell is recoverable iff its unit vector lies in the
     row space of the equations restricted to the withheld cells.
     """
-    unknown = sorted((k for k, v in published.items() if v is None), key=repr)
+    unknown = sorted((k for k, v in published.items() if v is None or is_withheld(v)), key=repr)
     if not unknown:
         return set()
     idx = {k: i for i, k in enumerate(unknown)}
@@ -187,7 +188,7 @@ def test_linked_tables_by_sex_and_total_are_suppressed_together():
 
     linked = check(FrequencyOutput(decl_sex, {"t": by_sex}, links=cross), FrequencyOutput(decl_tot, {"t": totals}))
     cells = published_cells(linked["sex"], "t", ("sex", "t")) | published_cells(linked["tot"], "t", ("tot", "t"))
-    assert cells[("sex", "t", "16-29", "Kvinnor")] is None
+    assert is_withheld(cells[("sex", "t", "16-29", "Kvinnor")])
     assert recoverable(cells, equations) == set()
 
 
@@ -318,7 +319,7 @@ def test_magnitude_secondary_suppression_protects_the_dominated_cell_and_publish
     table = magnitude_table(contrib)
     out = check(MagnitudeOutput(MAG, {"inc": table}))["mag"]
     pub = out.table("inc").set_index(["row", "col"])
-    hidden = {i for i, v in pub["value"].items() if v is None}
+    hidden = {i for i, v in pub["value"].items() if is_withheld(v)}
     assert ("A", "Kvinnor") in hidden
     for eq in table.equations:
         assert sum(c in hidden for c in (eq.total, *eq.parts)) != 1
@@ -477,7 +478,7 @@ def test_model_events_are_counted_in_the_smallest_arm_and_counts_leave_the_diagn
     out = check(ModelOutput(MODEL, rows))["model"]
     pub = out.table()
     assert [r.rule for r in out.reasons] == ["min_events", "secondary"] and "arm" in out.reasons[0].detail
-    assert pub.loc[0, "estimate"] is None and pub.loc[1, "estimate"] == 1.2
+    assert is_withheld(pub.loc[0, "estimate"]) and pub.loc[1, "estimate"] == 1.2
     assert "exposed_days" not in pub.columns and "n_spells" not in pub.columns and "sex" in pub.columns
     assert json.loads(pub.loc[1, "diagnostics"]) == {"max_abs_smd": 0.02}
 
@@ -537,8 +538,8 @@ def test_counts_beside_subgroup_estimates_get_a_complement_when_one_level_is_wit
     rows["sex"] = "man"
     out = check(ModelOutput(MODEL, rows))["model"]
     pub = out.table()
-    assert pub.loc[3, "estimate"] is None and pub.loc[3, "n_events"] is None
+    assert is_withheld(pub.loc[3, "estimate"]) and is_withheld(pub.loc[3, "n_events"])
     # 8 = 320 - 150 - 120 would follow from the others: the smallest other level's counts go too.
-    assert pub.loc[2, "estimate"] == 1.2 and pub.loc[2, "n_events"] is None and pub.loc[2, "n_persons"] is None
+    assert pub.loc[2, "estimate"] == 1.2 and is_withheld(pub.loc[2, "n_events"]) and is_withheld(pub.loc[2, "n_persons"])
     assert pub.loc[1, "n_events"] == 150 and pub.loc[0, "n_events"] == 320
     assert [r.rule for r in out.reasons] == ["min_events", "secondary"]

@@ -196,7 +196,7 @@ def test_numbers_equal_the_results_tables_formatted_in_swedish(built):
 
 
 def _count(text: str) -> int | None:
-    return None if text == ".." else int(text.replace(NBSP, "").replace(" ", ""))
+    return None if text in ("..", ".") else int(text.replace(NBSP, "").replace(" ", ""))
 
 
 def test_no_count_in_the_report_rests_on_fewer_persons_than_the_threshold(built):
@@ -204,7 +204,7 @@ def test_no_count_in_the_report_rests_on_fewer_persons_than_the_threshold(built)
     counts = [_count(text) for kind, text in html.kinds if kind == "count"]
     assert len(counts) > 100
     assert all(n is None or n == 0 or n >= THRESHOLD for n in counts)
-    assert any(n is None for n in counts)  # the fixture's small cells are withheld
+    assert any(text == ".." for kind, text in html.kinds if kind == "count")  # the fixture's small cells are withheld
     status = dict(zip(log["output_id"], log["status"]))
     for table in html.tables:
         for output_id in table["outputs"]:

@@ -2,12 +2,18 @@
 
 from datetime import date, datetime
 
+import pickle
+
 import numpy as np
 import pandas as pd
 
+from reports.disclosure import WITHHELD, is_withheld, none_for_missing
+from reports.views import DataCell, HeaderCell, Row, RowGroup, TableView
 from reports.formatting import (
     MINUS,
     NBSP,
+    NOT_APPLICABLE_NOTE,
+    SUPPRESSED_NOTE,
     format_count,
     format_date,
     format_interval,
@@ -15,6 +21,9 @@ from reports.formatting import (
     format_p_value,
     format_percent,
     format_share,
+    scaled,
+    symbol_notes,
+    symbols_in,
 )
 
 
@@ -29,11 +38,39 @@ def test_thousands_are_separated_by_a_no_break_space_and_decimals_by_a_comma():
     assert format_number(2024, group=False) == "2024"
 
 
-def test_missing_values_are_two_dots():
+def test_withheld_cells_are_two_dots_and_other_missing_values_one():
+    # SCB: ".." not shown (here: withheld by disclosure control); "." cannot occur / does not exist.
     for missing in (None, float("nan"), np.nan, pd.NA):
-        assert format_count(missing) == ".."
-        assert format_percent(missing) == ".."
-    assert format_interval(1.0, None) == ".."
+        assert format_count(missing) == "."
+        assert format_percent(missing) == "."
+        assert format_share(missing) == "."
+    assert format_interval(1.0, None) == "."
+    for fmt in (format_count, format_percent, format_share, format_p_value, format_date):
+        assert fmt(WITHHELD) == ".."
+    assert format_interval(WITHHELD, 2.0) == format_interval(1.0, WITHHELD) == ".."
+    assert format_interval(WITHHELD, None) == ".."  # withheld wins: the reader must not think it does not exist
+    assert format_percent(scaled(WITHHELD, 100)) == ".." and scaled(0.5, 100) == 50.0
+
+
+def test_each_table_explains_exactly_the_symbols_it_shows():
+    assert symbols_in("12,3 (..)") == {".."}
+    assert symbols_in(".") == {"."}
+    assert symbols_in("0,5") == symbols_in("Godkänd.") == symbols_in("...") == set()
+    assert symbols_in(". / 12,0 %") == {"."}
+    assert symbol_notes(["1", "..", "."]) == (SUPPRESSED_NOTE, NOT_APPLICABLE_NOTE)
+    assert symbol_notes(["1", "2"]) == ()
+    row = Row("a", (DataCell(".."), DataCell("3")))
+    view = TableView("t", "c", ((HeaderCell("x"), HeaderCell("y"), HeaderCell("z")),), (RowGroup("", (row,)),),
+                     ("Egen not.", NOT_APPLICABLE_NOTE))  # a stale symbol note is replaced by what the cells show
+    assert view.notes == ("Egen not.", SUPPRESSED_NOTE)
+
+
+def test_a_withheld_marker_survives_copies_and_pickling_but_not_a_numeric_cast():
+    frame = pd.DataFrame({"x": [WITHHELD, None, 1.0]}, dtype=object)
+    assert is_withheld(frame.copy()["x"][0]) and is_withheld(pickle.loads(pickle.dumps(frame))["x"][0])
+    published = none_for_missing(frame.assign(y=[np.nan, 2.0, np.nan]))
+    assert is_withheld(published.at[0, "x"]) and published.at[1, "x"] is None and published.at[0, "y"] is None
+    assert not is_withheld(frame["x"].astype(float)[0])  # why views format the published objects themselves
 
 
 def test_per_cent_has_a_space_before_the_sign():

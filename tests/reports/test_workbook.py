@@ -11,7 +11,7 @@ import pytest
 from koord.errors import DisclosureError, KoordError
 from reports.accessibility import parse_html
 from reports.builder import build_report, template_environment
-from reports.formatting import NBSP
+from reports.formatting import NBSP, NOT_APPLICABLE_NOTE, SUPPRESSED_NOTE, symbols_in
 from reports.views import DataCell, HeaderCell, Row, RowGroup, TableView, collecting_table_views
 from reports.workbook import CONTENTS_SHEET, WORKBOOK_NAME, cell_value, sheet_names, shown_tables
 from report_warehouse import make_warehouse
@@ -59,7 +59,7 @@ def test_the_workbook_is_written_beside_the_report_with_one_sheet_per_table(appe
     # The contents sheet lists every table with its caption, linked to its sheet.
     contents = book[CONTENTS_SHEET]
     listed = [(r[0].value, r[1].value, r[0].hyperlink.location if r[0].hyperlink else None)
-              for r in contents.iter_rows(min_row=6) if r[0].value]
+              for r in contents.iter_rows(min_row=7) if r[0].value]
     assert [(n, squash(c)) for n, c, _ in listed] == [(n, squash("".join(t.find("caption").itertext())))
                                                       for n, t in zip(names[1:], tables)]
     assert all(link == f"'{n}'!A1" for n, _, link in listed)
@@ -103,7 +103,9 @@ def test_every_sheet_holds_its_tables_caption_headings_cells_and_notes_as_the_ht
 
 def test_withheld_values_stay_withheld_and_codes_keep_their_zeros():
     assert cell_value("..", "count", True) == ("..", None)
-    assert cell_value("01", "count", True) == ("01", None)
+    assert cell_value(".", "count", True) == (".", None)
+    assert cell_value("..", "count", True) == ("..", None)
+    assert cell_value(".", "count", True) == (".", None)
     assert cell_value("01", "code", False) == ("01", None)
     assert cell_value(f"<{NBSP}0,001", "p", True) == (f"<{NBSP}0,001", None)
     assert cell_value("1,20–1,29", "interval", True) == ("1,20–1,29", None)
@@ -169,3 +171,17 @@ def test_a_table_that_differs_from_its_view_stops_the_appendix():
         first, second = _view("t1", ("a",), "5"), _view("t1", ("a",), "7")
     assert [s.view for s in shown_tables(parse_html(_render(second)), views, {"a": PUBLISHED})] == [second]
     assert first is not second
+
+
+def test_every_table_explains_the_symbols_it_shows_and_no_other(appendix):
+    # ".." = withheld by disclosure control, "." = does not exist (SCB); the note follows the cells, not the outputs.
+    _, tables, notes, _ = appendix
+    shown_anywhere: set[str] = set()
+    for table in tables:
+        cells = ["".join(td.itertext()) for td in table.iter("td")]
+        shown = set().union(*(symbols_in(c) for c in cells)) if cells else set()
+        shown_anywhere |= shown
+        tid = table.get("id")
+        assert (squash(SUPPRESSED_NOTE) in notes[tid]) == (".." in shown), tid
+        assert (squash(NOT_APPLICABLE_NOTE) in notes[tid]) == ("." in shown), tid
+    assert shown_anywhere == {"..", "."}  # the fixture has withheld cells and cells that do not exist
