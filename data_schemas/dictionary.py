@@ -3,6 +3,11 @@
 `dictionary_rows()` gives one row per column of every extract (and, when declared, every
 analysis table) for reports; `render_markdown()` writes the same as Markdown
 (`python -m data_schemas.dictionary > docs/data_dictionary.md`).
+
+The dictionary is in Swedish, as the report is: grains, descriptions and caveats come from the
+contracts' Swedish texts (`grain_sv`, `description_sv`, `caveats_sv`) and types are named in
+Swedish words (`dtype_sv`); the English texts stay on the rows (`grain_en`, `description_en`)
+for developers.
 """
 
 from __future__ import annotations
@@ -12,21 +17,46 @@ import sys
 from dataclasses import dataclass
 
 from data_schemas.codes import code_list
-from data_schemas.extracts import EXTRACTS, Column, Extract
+from data_schemas.extracts import EXTRACTS, Alias, Column, Extract
+
+
+# Column types in Swedish words: the contracts' types (extracts) and DuckDB's (analysis tables).
+DTYPE_SV = {
+    "integer": "heltal",
+    "decimal": "decimaltal",
+    "text": "text",
+    "code": "kod",
+    "date": "datum",
+    "yearmonth": "år och månad",
+    "BIGINT": "heltal",
+    "INTEGER": "heltal",
+    "DOUBLE": "decimaltal",
+    "VARCHAR": "text",
+    "DATE": "datum",
+    "BOOLEAN": "sant/falskt",
+}
+
+
+def dtype_sv(dtype: str) -> str:
+    """A column type in Swedish words ('BIGINT' -> 'heltal'); an unknown type as it is."""
+    return DTYPE_SV.get(dtype, dtype)
 
 
 @dataclass(frozen=True)
 class DictionaryRow:
     layer: str  # "leverans" (delivered extract) or "analystabell"
     table: str
-    grain: str
+    grain: str  # in Swedish ("en rad per ...")
     column: str
     project_name: str
-    dtype: str
+    dtype: str  # as declared: the contract's type, or the DuckDB type of an analysis table
     required: bool
     nullable: bool
     allowed: str
-    description: str
+    description: str  # in Swedish
+    dtype_sv: str = ""  # the type in Swedish words
+    grain_en: str = ""
+    description_en: str = ""
 
 
 def _allowed(col: Column) -> str:
@@ -54,19 +84,35 @@ def _allowed(col: Column) -> str:
 def _extract_rows(ex: Extract) -> list[DictionaryRow]:
     table = f"{ex.name}_<ÅÅÅÅ>" if ex.yearly else ex.name
     return [
-        DictionaryRow("leverans", table, ex.grain, c.name, c.stg_name, c.dtype, c.required, c.nullable, _allowed(c),
-                      c.description + _names_text(c))
+        DictionaryRow("leverans", table, ex.grain_sv or ex.grain, c.name, c.stg_name, c.dtype, c.required, c.nullable,
+                      _allowed(c), (c.description_sv or c.description) + _names_text(c), dtype_sv=dtype_sv(c.dtype),
+                      grain_en=ex.grain, description_en=c.description)
         for c in ex.columns
     ]
+
+
+def _years_text_sv(alias: Alias) -> str:
+    """The years an alias is used, in Swedish: '2015–2018', 't.o.m. 2018', 'fr.o.m. 2019'."""
+    if alias.from_year and alias.to_year:
+        return f"{alias.from_year}–{alias.to_year}"
+    if alias.to_year:
+        return f"t.o.m. {alias.to_year}"
+    if alias.from_year:
+        return f"fr.o.m. {alias.from_year}"
+    return ""
 
 
 def _names_text(col: Column) -> str:
     """The names the column is delivered under, when more than its own (LISA's year-specific names, key aliases)."""
     if not col.aliases and not col.alias_pattern and col.accepts_own_name:
         return ""
-    text = f" Levereras som {col.names_text()}."
+    names = ([f"'{col.name}'"] if col.accepts_own_name else []) + [
+        f"'{a.name}'" + (f" ({_years_text_sv(a)})" if _years_text_sv(a) else "") for a in col.aliases]
+    if col.alias_pattern:
+        names.append(f"namn som matchar {col.alias_pattern}")
+    text = f" Levereras som {', '.join(names)}."
     if col.refused_names:
-        text += f" Avvisas: {', '.join(repr(n) for n in col.refused_names)} ({col.refused_reason})."
+        text += f" Avvisas: {', '.join(repr(n) for n in col.refused_names)} ({col.refused_reason_sv or col.refused_reason})."
     return text
 
 
@@ -83,8 +129,11 @@ def _table_rows() -> list[DictionaryRow]:
             allowed = ", ".join(map(str, values)) if len(values) <= 8 else f"{len(values)} värden"
             rows.append(
                 DictionaryRow(
-                    "analystabell", t.name, t.grain, c.name, c.name, str(getattr(c, "sql_type", "")),
-                    True, bool(getattr(c, "nullable", False)), allowed, getattr(c, "description", ""),
+                    "analystabell", t.name, getattr(t, "grain_sv", "") or t.grain, c.name, c.name,
+                    str(getattr(c, "sql_type", "")), True, bool(getattr(c, "nullable", False)), allowed,
+                    getattr(c, "description_sv", "") or getattr(c, "description", ""),
+                    dtype_sv=dtype_sv(str(getattr(c, "sql_type", ""))), grain_en=t.grain,
+                    description_en=getattr(c, "description", ""),
                 )
             )
     return rows
@@ -108,11 +157,11 @@ def render_markdown() -> str:
         out += [f"## `{table}` ({rows[0].layer})", "", f"Granularitet: {rows[0].grain}.", ""]
         ex = extracts.get(table.replace("_<ÅÅÅÅ>", ""))
         if ex and ex.caveats:
-            out += ["Kända förbehåll:", *[f"- {c}" for c in ex.caveats], ""]
+            out += ["Kända förbehåll:", *[f"- {c}" for c in (ex.caveats_sv or ex.caveats)], ""]
         out += ["| kolumn | projektnamn | typ | krävs | får saknas | tillåtna värden | beskrivning |", "|---|---|---|---|---|---|---|"]
         for r in rows:
             out.append(
-                f"| `{r.column}` | `{r.project_name}` | {r.dtype} | {'ja' if r.required else 'nej'} | "
+                f"| `{r.column}` | `{r.project_name}` | {r.dtype_sv} (`{r.dtype}`) | {'ja' if r.required else 'nej'} | "
                 f"{'ja' if r.nullable else 'nej'} | {r.allowed} | {r.description} |"
             )
         out.append("")

@@ -25,7 +25,10 @@ def breakable(name: str) -> str:
 
 
 def dictionary_view() -> TableView:
-    """Three columns that fit the page: the column, its type (and whether it may be empty), what it holds."""
+    """Three columns that fit the page: the column, its type (and whether it may be empty), what it holds.
+
+    In Swedish: the grain, the description and the type (in words) are the dictionary's Swedish texts.
+    """
     header = (HeaderCell("Kolumn"), HeaderCell("Typ"), HeaderCell("Innehåll"))
     groups = []
     for (layer, table, grain), rows in groupby(dictionary_rows(), key=lambda r: (r.layer, r.table, r.grain)):
@@ -37,7 +40,7 @@ def dictionary_view() -> TableView:
             if r.project_name and r.project_name != r.column:
                 content += f" I analystabellerna: {breakable(r.project_name)}."
             body.append(Row(breakable(r.column), (
-                DataCell(r.dtype + ("" if r.nullable else ", får inte saknas"), "text", False),
+                DataCell((r.dtype_sv or r.dtype) + ("" if r.nullable else ", får inte saknas"), "text", False),
                 DataCell(content, "text", False))))
         groups.append(RowGroup(f"{breakable(table)} ({LAYER_SV.get(layer, layer)}): {grain}", tuple(body)))
     return TableView("tabell-datadictionary", "Datadictionary: varje kolumn i leveransen och i analystabellerna.",

@@ -124,7 +124,7 @@ def test_unknown_benefit_code_is_kept_with_a_warning(tmp_path):
 def test_the_dictionary_shows_the_delivered_names():
     from data_schemas.dictionary import dictionary_rows
     rows = {(r.table, r.column): r.description for r in dictionary_rows() if r.layer == "leverans"}
-    assert "'SyssStat11' (to 2018), 'SyssStat19' (from 2019)" in rows[("scb_lisa_<ÅÅÅÅ>", "SyssStat")]
-    assert "'SUN2020Niva_Old' (from 2019)" in rows[("scb_lisa_<ÅÅÅÅ>", "Sun2000Niva")]
+    assert "'SyssStat11' (t.o.m. 2018), 'SyssStat19' (fr.o.m. 2019)" in rows[("scb_lisa_<ÅÅÅÅ>", "SyssStat")]
+    assert "'SUN2020Niva_Old' (fr.o.m. 2019)" in rows[("scb_lisa_<ÅÅÅÅ>", "Sun2000Niva")]
     assert "Avvisas: 'Sun2000Niva', 'SUN2020Niva'" in rows[("scb_lisa_<ÅÅÅÅ>", "Sun2000Niva")]
     assert "P\\d+_LopNr_PersonNr" in rows[("fk_midas_sjukpenning", "LopNr")]
