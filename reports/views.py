@@ -86,6 +86,17 @@ class TableView:
     def n_columns(self) -> int:
         return sum(h.colspan for h in self.header_rows[0])
 
+    def header_align(self, row: int, index: int) -> str:
+        """``"txt"`` for a heading over a column of text cells (aligned left like them), else ``""``.
+
+        Only the last heading row is matched to columns, and only when its cells map one to one.
+        """
+        heads = self.header_rows[row]
+        if row != len(self.header_rows) - 1 or index == 0 or len(heads) != self.n_columns:
+            return ""
+        cells = [r.cells[index - 1] for g in self.groups for r in g.rows if len(r.cells) >= index]
+        return "txt" if cells and not any(c.numeric for c in cells) else ""
+
 
 def _notes(outputs: Sequence[CheckedOutput], extra: Sequence[str] = ()) -> tuple[str, ...]:
     notes = list(extra)

@@ -65,6 +65,16 @@ def test_each_table_explains_exactly_the_symbols_it_shows():
     assert view.notes == ("Egen not.", SUPPRESSED_NOTE)
 
 
+def test_a_heading_over_text_cells_is_aligned_like_them():
+    rows = (Row("a", (DataCell("12", "count"), DataCell("heltal", "text", numeric=False))),)
+    view = TableView("t", "c", ((HeaderCell("Grupp"), HeaderCell("Antal"), HeaderCell("Typ")),), (RowGroup("", rows),))
+    assert [view.header_align(0, i) for i in range(3)] == ["", "", "txt"]
+    spanned = TableView("t", "c", ((HeaderCell("Grupp"), HeaderCell("Båda", colspan=2)),
+                                   (HeaderCell(""), HeaderCell("Antal"), HeaderCell("Typ"))), (RowGroup("", rows),))
+    assert [spanned.header_align(0, i) for i in range(2)] == ["", ""]
+    assert [spanned.header_align(1, i) for i in range(3)] == ["", "", "txt"]
+
+
 def test_a_withheld_marker_survives_copies_and_pickling_but_not_a_numeric_cast():
     frame = pd.DataFrame({"x": [WITHHELD, None, 1.0]}, dtype=object)
     assert is_withheld(frame.copy()["x"][0]) and is_withheld(pickle.loads(pickle.dumps(frame))["x"][0])
