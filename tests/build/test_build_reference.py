@@ -147,7 +147,8 @@ def reference_spells(truth, study: Study):
     [(1, {}), (2, {"gap_days": 90, "include_rhp": False, "fsjp_rule": "drop_period"}),
      (3, {"fsjp_rule": "include", "relapse_window_days": 10}), (4, {"fsjp_rule": "drop_period"}), (5, {"gap_days": 20}),
      (1, {"relapse": "censor"}), (9, {"relapse": "event", "relapse_window_days": 45}),
-     (7, {"relapse": "censor", "fsjp_rule": "include"}), (8, {"relapse_window_days": 60})],
+     (7, {"relapse": "censor", "fsjp_rule": "include"}), (8, {"relapse_window_days": 60}),
+     (6, {"relapse_window_days": 45})],  # seed 6 met a period delivered twice that once became a spell of its own
 )
 def test_sql_build_matches_the_reference(new_raw, seed, choices):
     raw = new_raw()

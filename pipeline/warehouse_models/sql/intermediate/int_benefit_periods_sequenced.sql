@@ -9,15 +9,25 @@ with benefit_periods as (
     select * from {{ ref('int_benefit_periods_filtered') }}
 ),
 
+numbered as (
+    -- One order, fixed once: a period delivered twice ties on every sort key, and two window
+    -- functions may each break that tie their own way (one then sees the copy as first, the other
+    -- as second, and the copy became a spell of its own). Every later window orders by period_seq.
+    select
+        *,
+        row_number() over (partition by person_id order by {{ period_order }}) as period_seq
+    from benefit_periods
+),
+
 ordered as (
     select
         *,
         -- the latest end among the person's earlier periods: an open period never ends
         max(coalesce(period_end_date, date '9999-12-31')) over (
-            partition by person_id order by {{ period_order }}
+            partition by person_id order by period_seq
             rows between unbounded preceding and 1 preceding
         ) as previous_latest_end_date
-    from benefit_periods
+    from numbered
 ),
 
 flagged as (
@@ -34,7 +44,7 @@ sequenced as (
     select
         *,
         sum(is_new_spell::integer) over (
-            partition by person_id order by {{ period_order }}
+            partition by person_id order by period_seq
             rows between unbounded preceding and current row
         ) as spell_seq
     from flagged
@@ -51,5 +61,5 @@ final as (
     from sequenced
 )
 
-select * from final
-order by person_id, spell_seq, {{ period_order }}
+select * exclude (period_seq) from final
+order by person_id, spell_seq, period_seq
