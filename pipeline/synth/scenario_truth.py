@@ -15,9 +15,12 @@ whole day exposed, as the generator draws the recovery.
 The scenarios are those of `analyses.designs.scenarios`, applied to the true hazards:
 
 - ``uptake``: a region's uptake is its spells' mean chance of a first GC001 on day index
-  0 .. window - 1 while followed (coordinated at entry included); the target is the quantile
-  of the regions' uptakes; a region below it has its coordination hazard from entry to the
-  window's end multiplied by the factor that brings its uptake to the target (bisection);
+  0 .. window - 1 while followed (coordinated at entry included); the target is
+  ``rules.uptake_target`` when given (`koord check-truth` passes the analysis' own, which is
+  part of its estimand: "every region reaches at least U", see `analyses.designs.scenarios`),
+  else the quantile of the regions' true uptakes (truth.json, written before any analysis);
+  a region below it has its coordination hazard from entry to the window's end multiplied by
+  the factor that brings its uptake to the target (bisection);
 - ``earlier``: per spell not coordinated at entry, the coordination hazard from entry to day
   index by_day - 1 multiplied by H(entry, until) / H(entry, by) and zero from by_day to
   until - 1 (H the cumulative coordination hazard).
@@ -54,6 +57,7 @@ class ScenarioRules:
     uptake_quantile: float = 0.75
     earlier_by_day: int = 30
     earlier_window_days: int = 90
+    uptake_target: float | None = None  # the uptake scenario's target; None: the quantile of the true uptakes
 
 
 @dataclass(frozen=True)
@@ -202,7 +206,8 @@ def scenario_truth(params: M.SynthParameters, spells: LatentSpells, region_u: np
             return np.bincount(region, weights=ever[0, :, 0], minlength=n_regions) / counts
 
     observed = regional_uptake(np.zeros(n_regions))
-    target = float(np.quantile(observed[present], rules.uptake_quantile))
+    target = (float(np.quantile(observed[present], rules.uptake_quantile)) if rules.uptake_target is None
+              else float(rules.uptake_target))
     below = present & (observed < target)
     lo, hi = np.zeros(n_regions), np.full(n_regions, np.log(1000.0))
     for _ in range(30):

@@ -145,8 +145,9 @@ def _spec(**kw) -> AnalysisSpec:
     return specs_from_table(table)[0]
 
 
-def _true_differences(frame: pd.DataFrame, truth: dict, p: ScenarioParameters) -> dict:
-    """The scenarios' true differences: the design's own chain run on the planted hazards."""
+def _true_differences(frame: pd.DataFrame, truth: dict, p: ScenarioParameters, uptake_target: float | None = None) -> dict:
+    """The scenarios' true differences: the design's own chain run on the planted hazards (the uptake
+    scenario at the analysis' own target, as `koord check-truth` computes it)."""
     prep = S.prepare(p, frame)
     n = len(prep.cohort)
     position = pd.Index(frame["spell_id"]).get_indexer(prep.cohort["spell_id"])
@@ -157,7 +158,7 @@ def _true_differences(frame: pd.DataFrame, truth: dict, p: ScenarioParameters) -
     hz = S.Hazards(coordination, rtw, np.full(rtw.shape, 0.0008))
     freq = np.ones(n)
     multipliers, _ = S.scenario_multipliers(p, hz, freq, prep.region, len(prep.regions), prep.coordinated_at_entry,
-                                            prep.c_band, prep.r_band, prep.c_edges, prep.r_edges)
+                                            prep.c_band, prep.r_band, prep.c_edges, prep.r_edges, uptake_target)
     chain = S.run_chain(p, hz, multipliers, prep.coordinated_at_entry, prep.c_band, prep.r_band, prep.report_days)
     mean = chain.outcome.mean(axis=1)
     return {(name, day): float(mean[s, j] - mean[0, j]) for s, name in enumerate(S.SCENARIOS)
@@ -204,7 +205,7 @@ def test_natural_course_reproduces_the_observed_share_and_says_so(simulated):
 
 def test_scenario_effects_recover_the_planted_effect(simulated):
     frame, truth, spec, result = simulated
-    true = _true_differences(frame, truth, spec.parameters)
+    true = _true_differences(frame, truth, spec.parameters, result.diagnostics["uptake_target"])
     s = result.summary
     for term in ("uptake", "earlier"):
         for h in (90, 180):
@@ -212,6 +213,30 @@ def test_scenario_effects_recover_the_planted_effect(simulated):
             assert true[(term, h)] > 0.002  # a planted, visible effect
             assert abs(r.estimate - true[(term, h)]) <= 3.5 * r.std_error, (term, h, r.estimate, true[(term, h)])
             assert r.conf_low > 0
+
+
+def test_the_bootstrap_keeps_the_uptake_target_of_the_point_estimate(monkeypatch):
+    """The target U (the 75th percentile of the regions' uptakes) is set once by the point estimate and is part
+    of the estimand ("every region reaches at least U"): each replicate redoes the regions' uptakes and factors
+    against the same U instead of an order statistic of its own, whose spread the bootstrap does not carry."""
+    frame, _ = simulated_spells(n=3000, seed=8)
+    calls = []
+    original = S.region_factors
+
+    def spy(*args, **kwargs):
+        factors, target, reached = original(*args, **kwargs)
+        calls.append((target, factors))
+        return factors, target, reached
+
+    monkeypatch.setattr(S, "region_factors", spy)
+    result = S.scenarios(_spec(bootstrap_replicates=4), frame)
+    assert len(calls) == 1 + 4
+    point_target = result.diagnostics["uptake_target"]
+    assert calls[0][0] == point_target
+    assert [c[0] for c in calls[1:]] == [point_target] * 4
+    # the regions' factors are refitted in every replicate, only the target is kept
+    assert any(not np.allclose(c[1], calls[0][1]) for c in calls[1:])
+    assert (result.tables["region_factors"]["uptake_target"] == point_target).all()
 
 
 def test_no_effect_of_coordination_gives_no_scenario_effect():

@@ -80,3 +80,22 @@ def test_the_chain_agrees_with_draws_from_the_generator():
     # the planted effect of coordination: both interventions raise the share back at work
     assert everyone["risk_difference"]["uptake"][180]["difference"] > 0
     assert everyone["risk_difference"]["earlier"][180]["difference"] > 0
+
+
+def test_a_given_uptake_target_is_the_truths_target():
+    """`koord check-truth` passes the analysis' own target U (part of its estimand): the truth lifts the regions
+    below U to U, not to the quantile of the true uptakes."""
+    gt = simulate(3000, seed=4)
+    cohort = latent_cohort(gt, spell_outcomes(gt), 14)
+    default = scenario_truth(gt.params, cohort, gt.region_u, gt.region_v, ScenarioRules())
+    lower = 0.9 * default["uptake_target"]
+    given = scenario_truth(gt.params, cohort, gt.region_u, gt.region_v, ScenarioRules(uptake_target=lower))
+    assert given["uptake_target"] == lower
+    assert given["rules"]["uptake_target"] == lower
+    lifted = {c for c, f in given["region_factor"].items() if f > 1}
+    assert lifted < {c for c, f in default["region_factor"].items() if f > 1}  # fewer regions below a lower target
+    assert all(given["region_factor"][c] <= default["region_factor"][c] for c in given["region_factor"])
+    everyone = lambda t: t["populations"]["all"]["risk_difference"]["uptake"][180]["difference"]  # noqa: E731
+    assert 0 < everyone(given) < everyone(default)
+    # the other scenarios do not depend on the target
+    assert given["populations"]["all"]["risk_difference"]["earlier"] == default["populations"]["all"]["risk_difference"]["earlier"]
