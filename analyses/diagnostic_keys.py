@@ -103,7 +103,7 @@ DIAGNOSTIC_KEYS: Mapping[str, Kind] = _declare(
     (PROTOCOL, ("source", "outcome_is_common", "conversion")),
     # --- the designs' own diagnostics (results._analyses) ------------------------------------------
     (PROTOCOL, ("design", "model", "entry_day", "first_trial_day", "trial_interval_days", "grace_days",
-                "n_trial_weeks", "bootstrap_replicates", "bands")),
+                "n_trial_weeks", "ps_model", "bootstrap_replicates", "bands")),
     # populations of the trials, landmarks, exposure models, heterogeneity tests, covariates' levels
     (LABELLED, ("populations", "landmarks", "models", "tests", "levels")),
     (COUNT, ("n_trials", "n_trials_without_treated", "n_entries", "n_spells_at_risk", "n_exposed", "n_spells",

@@ -128,7 +128,12 @@ class TargetTrialParameters(CommonParameters):
         with the full-sample information: one pass over the design each) or 'newton' (a new
         information matrix every step). Both reach the same estimate; chord is much faster.
     weight_truncation : percentiles at which the weights are truncated.
-    ps_ridge : L2 penalty of the propensity models (stabilises sparse levels).
+    ps_model : 'pooled' (default): one propensity model over all trial weeks, with an indicator
+        per week; 'per_week': one model per trial week. Per-week models of a small population
+        rest on few starts of coordination each, and their ridge penalty then leaves confounding
+        behind (`trial_weights`).
+    ps_ridge : L2 penalty of the propensity models (stabilises sparse levels; keeps the pooled
+        model's week indicators finite in a bootstrap replicate that draws no treated of a week).
     curve_step_days, curve_max_day : grid of the stored cumulative-incidence curves.
     """
 
@@ -142,6 +147,7 @@ class TargetTrialParameters(CommonParameters):
     bootstrap_refit_ps: bool = True
     bootstrap_ps_update: str = field(default="chord", metadata=_rule(choices=("chord", "newton")))
     weight_truncation: tuple[float, ...] = field(default=(1.0, 99.0), metadata=_rule(0.0, 100.0))
+    ps_model: str = field(default="pooled", metadata=_rule(choices=("pooled", "per_week")))
     ps_ridge: float = field(default=1.0, metadata=_rule(0.0))
     curve_step_days: int = field(default=7, metadata=_rule(1, 365))
     curve_max_day: int = field(default=365, metadata=_rule(1, 3650))

@@ -2,13 +2,14 @@
 
 1. Resample: persons are drawn with replacement, each carrying all their entries (every trial
    and spell); a replicate is a frequency weight per entry.
-2. Refit: the propensity model of every trial week is re-estimated on the replicate (the
-   replicate's own penalised score equation), by chord iterations from the full-sample
-   estimate with the full-sample inverse information, falling back to Newton–Raphson with step
-   halving; a refit that does not converge raises ConvergenceError (it never hands on an
-   unconverged estimate).
-   A week whose drawn entries are all of one arm has no finite estimate and takes its limit
-   (propensity 0 or 1 in that week).
+2. Refit: the propensity model (pooled over the trial weeks, or of every trial week) is
+   re-estimated on the replicate (the replicate's own penalised score equation), by chord
+   iterations from the full-sample estimate with the full-sample inverse information, falling
+   back to Newton–Raphson with step halving; a refit that does not converge raises
+   ConvergenceError (it never hands on an unconverged estimate).
+   A per-week model whose drawn entries are all of one arm has no finite estimate and takes its
+   limit (propensity 0 or 1 in that week). In the pooled model a week drawn without treated
+   only moves its week indicator, which the ridge penalty keeps finite.
 3. Weigh: the replicate's analysis weights from the refitted models (`trial_weights`); the
    caller estimates its curves from them.
 4. Intervals: bootstrap standard errors and percentile intervals at `CONFIDENCE_LEVEL`
@@ -23,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from analyses.designs.specs import TargetTrialParameters
-from analyses.designs.trial_weights import WeekModel, analysis_weights, base_weights
+from analyses.designs.trial_weights import WeekModel, analysis_weights, base_weights, model_label
 from analyses.estimators.logistic import fitted_probability, newton_logistic, ridge_penalty
 from analyses.results import CONFIDENCE_LEVEL
 from koord.errors import ConvergenceError
@@ -94,7 +95,7 @@ def refit_models(models: list[WeekModel], y: np.ndarray, base: np.ndarray, param
             try:
                 beta = newton_logistic(m.x, yr, wr, params.ps_ridge, start=m.beta, max_steps=max_steps,
                                        tolerance=tolerance, what=f"bootstrap refit of the propensity model "
-                                       f"of trial week {m.week}").beta
+                                       f"of {model_label(m.week)}").beta
             except ConvergenceError as error:
                 raise ConvergenceError(f"{error} (update {update!r}; rerun with another seed or "
                                        "bootstrap_refit_ps = false)") from None

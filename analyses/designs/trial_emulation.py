@@ -25,7 +25,8 @@ sequential trials), in the order `analyse_trials` carries it out:
      eligible trial entries (the trial-population average effect). Controls are sampled
      (``controls_per_treated`` per treated entry in each trial) and carry the inverse sampling
      fraction as a weight.
-2. Confounding (`trial_weights`): a propensity model per trial week (ridge-penalised logistic
+2. Confounding (`trial_weights`): a propensity model pooled over the trial weeks, with an
+   indicator per week (``ps_model`` 'per_week': one model per week; ridge-penalised logistic
    regression, `analyses.estimators.fit_logistic`, on the baseline confounders and the days
    since spell start at time zero) gives stabilised inverse probability of treatment weights,
    P(treated) / P(treated | X, d) and its complement, truncated at the 1st and 99th
@@ -250,7 +251,8 @@ def target_trial(spec: AnalysisSpec, spells: pd.DataFrame, progress=None) -> Res
         per_trials.append(analysis.per_trial.assign(sex=sex, subgroup=subgroup, level=level))
     diagnostics = {"design": spec.design, "entry_day": params.entry_day, "first_trial_day": params.first_trial_day,
                    "trial_interval_days": params.trial_interval_days, "grace_days": params.grace_days,
-                   "n_trial_weeks": params.n_trial_weeks, "bootstrap_replicates": params.bootstrap_replicates,
+                   "n_trial_weeks": params.n_trial_weeks, "ps_model": params.ps_model,
+                   "bootstrap_replicates": params.bootstrap_replicates,
                    "populations": bookkeeping}
     summary = finish_summary(rows, spec.id, "aalen_johansen_iptw", diagnostics)
     tables = {"cif_curves": pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(),
