@@ -17,7 +17,7 @@ Conventions (Språkrådet, SCB's publishing rules):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from numbers import Number
@@ -148,6 +148,23 @@ def format_interval(low: object, high: object, decimals: int = 2) -> str:
         return SUPPRESSED if is_withheld(low) or is_withheld(high) else NOT_APPLICABLE
     joiner = " till " if float(low) < 0 or float(high) < 0 else EN_DASH  # type: ignore[arg-type]
     return f"{format_number(low, decimals)}{joiner}{format_number(high, decimals)}"
+
+
+def format_estimate_interval(row: Mapping[str, object] | None, decimals: int = 2, *, scale: float = 1.0,
+                             percent: bool = False, prefix: str = "") -> str:
+    """A results row's estimate with its interval: ``'1,23 (1,10–1,37)'``, ``'16,6 % (16,1–17,1)'`` with ``percent``.
+
+    ``scale`` multiplies estimate and ends (100: a share as per cent or points); ``prefix`` reads
+    ``<prefix>estimate``, ``<prefix>conf_low``, ``<prefix>conf_high``. A missing row or estimate
+    gives its symbol alone (``..`` withheld, ``.`` absent).
+    """
+    estimate = None if row is None else row[f"{prefix}estimate"]
+    if is_missing(estimate):
+        return format_number(estimate)
+    point = scaled(estimate, scale)
+    head = format_percent(point, decimals) if percent else format_number(point, decimals)
+    low, high = (scaled(row[f"{prefix}{end}"], scale) for end in ("conf_low", "conf_high"))  # type: ignore[index]
+    return f"{head} ({format_interval(low, high, decimals)})"
 
 
 def format_p_value(value: object) -> str:

@@ -25,7 +25,7 @@ from markupsafe import Markup
 from data_schemas.tables import SEXES
 from reports.disclosure import FigureOutput, ModelOutput, Output
 from reports.figures import time_series_figure
-from reports.formatting import format_interval, format_number, format_ratio, is_missing
+from reports.formatting import format_estimate_interval, format_number, is_missing
 from reports.inputs import RESULTS_SCHEMA, ReportInputs
 from reports.labels import SEX_PLURAL_SV, SEX_SINGULAR_SV
 from reports.outputs import declaration, instance_id
@@ -78,9 +78,7 @@ def collect(inputs: ReportInputs) -> Sequence[Output]:
 
 
 def _ratio_ci(r: pd.Series | None) -> str:
-    if r is None or is_missing(r["estimate"]):
-        return format_ratio(None if r is None else r["estimate"])
-    return f"{format_ratio(r['estimate'])} ({format_interval(r['conf_low'], r['conf_high'])})"
+    return format_estimate_interval(r)
 
 
 def _model_table(ctx: RenderContext, model: pd.DataFrame) -> TableView:

@@ -36,7 +36,7 @@ from markupsafe import Markup
 
 from data_schemas.tables import SEXES
 from reports.disclosure import CheckedOutput, ModelOutput, Output
-from reports.formatting import format_interval, format_number, format_percent, is_missing, scaled
+from reports.formatting import format_estimate_interval, format_number, format_percent, is_missing, scaled
 from reports.labels import SEX_PLURAL_SV, SEX_SINGULAR_SV, value_label
 from reports.outputs import declaration, instance_id
 from reports.sections._results import results_table
@@ -123,16 +123,11 @@ def _pct(value: object, decimals: int = 1) -> str:
 
 
 def _share_ci(r: pd.Series | None) -> str:
-    if r is None or is_missing(r["estimate"]):
-        return format_percent(None if r is None else r["estimate"])
-    scale = lambda v: scaled(v, 100)  # noqa: E731
-    return f"{_pct(r['estimate'])} ({format_interval(scale(r['conf_low']), scale(r['conf_high']), 1)})"
+    return format_estimate_interval(r, 1, scale=100, percent=True)
 
 
 def _number_ci(r: pd.Series | None, decimals: int) -> str:
-    if r is None or is_missing(r["estimate"]):
-        return format_number(None if r is None else r["estimate"])
-    return f"{format_number(r['estimate'], decimals)} ({format_interval(r['conf_low'], r['conf_high'], decimals)})"
+    return format_estimate_interval(r, decimals)
 
 
 def _number(r: pd.Series | None, decimals: int) -> str:

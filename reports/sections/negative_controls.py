@@ -26,7 +26,7 @@ from markupsafe import Markup
 
 from data_schemas.tables import SEXES
 from reports.disclosure import CheckedOutput, ModelOutput, Output
-from reports.formatting import format_interval, format_number, format_p_value, is_missing
+from reports.formatting import format_estimate_interval, format_number, format_p_value, is_missing
 from reports.labels import SEX_PLURAL_SV, SEX_SINGULAR_SV, value_label
 from reports.outputs import declaration, instance_id
 from reports.sections._results import results_table
@@ -103,10 +103,7 @@ def _population(frame: pd.DataFrame | None, population: str, **where: object) ->
 
 
 def _ratio_ci(r: pd.Series | None, prefix: str = "") -> str:
-    if r is None or is_missing(r[f"{prefix}estimate"]):
-        return format_number(None if r is None else r[f"{prefix}estimate"])
-    return (f"{format_number(r[f'{prefix}estimate'], 2)} "
-            f"({format_interval(r[f'{prefix}conf_low'], r[f'{prefix}conf_high'], 2)})")
+    return format_estimate_interval(r, 2, prefix=prefix)
 
 
 def _title(population: str) -> str:
@@ -167,9 +164,7 @@ def _null_table(ctx: RenderContext, nulls: pd.DataFrame) -> TableView:
 
 
 def _number_ci(r: pd.Series | None, decimals: int) -> str:
-    if r is None or is_missing(r["estimate"]):
-        return format_number(None if r is None else r["estimate"])
-    return f"{format_number(r['estimate'], decimals)} ({format_interval(r['conf_low'], r['conf_high'], decimals)})"
+    return format_estimate_interval(r, decimals)
 
 
 def _calibrated_table(ctx: RenderContext, calibrated: pd.DataFrame) -> TableView:

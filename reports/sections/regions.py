@@ -39,7 +39,7 @@ from markupsafe import Markup
 from data_schemas.tables import SEXES
 from reports.disclosure import CheckedOutput, FigureOutput, FrequencyOutput, ModelOutput, Output, SharedCount
 from reports.figures import funnel_figure, tile_map_figure
-from reports.formatting import NOT_APPLICABLE, format_interval, format_number, format_percent, format_ratio, is_missing, scaled
+from reports.formatting import NOT_APPLICABLE, format_interval, format_number, format_percent, format_ratio, is_missing, scaled, format_estimate_interval
 from reports.inputs import ReportInputs
 from reports.labels import REGION_GAP_SV, SEX_PLURAL_SV, SEX_SINGULAR_SV, region_letter, value_label
 from reports.outputs import declaration, instance_id
@@ -233,9 +233,7 @@ def _is_true(value: object) -> bool:
 
 
 def _ratio_ci(r: pd.Series | None) -> str:
-    if r is None or is_missing(r["estimate"]):
-        return format_ratio(None if r is None else r["estimate"])
-    return f"{format_ratio(r['estimate'])} ({format_interval(r['conf_low'], r['conf_high'])})"
+    return format_estimate_interval(r)
 
 
 def _share(value: object) -> str:

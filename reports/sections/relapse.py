@@ -20,7 +20,7 @@ from markupsafe import Markup
 
 from data_schemas.tables import SEXES
 from reports.disclosure import ModelOutput, Output
-from reports.formatting import format_interval, format_number, is_missing
+from reports.formatting import format_estimate_interval, is_missing
 from reports.labels import SEX_PLURAL_SV, SEX_SINGULAR_SV, value_label
 from reports.outputs import declaration, instance_id
 from reports.sections._results import results_table
@@ -62,9 +62,7 @@ def collect(inputs) -> Sequence[Output]:
 
 
 def _ratio_ci(r: pd.Series | None) -> str:
-    if r is None or is_missing(r["estimate"]):
-        return format_number(None if r is None else r["estimate"])
-    return f"{format_number(r['estimate'], 2)} ({format_interval(r['conf_low'], r['conf_high'], 2)})"
+    return format_estimate_interval(r)
 
 
 def _title(population: str) -> str:

@@ -29,7 +29,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from reports.disclosure import CheckedOutput, ModelOutput, Output
-from reports.formatting import format_interval, format_number, format_percent, is_missing, scaled
+from reports.formatting import format_estimate_interval, format_number, format_percent, is_missing, scaled
 from reports.inputs import ReportInputs
 from reports.labels import value_label
 from reports.outputs import declaration, instance_id
@@ -119,17 +119,11 @@ def _pct(value: object) -> str:
 
 
 def _share_ci(r: pd.Series | None) -> str:
-    if r is None or is_missing(r["estimate"]):
-        return format_percent(None if r is None else r["estimate"])
-    low, high = r["conf_low"], r["conf_high"]
-    ci = format_interval(scaled(low, 100), scaled(high, 100), 1)
-    return f"{_pct(r['estimate'])} ({ci})"
+    return format_estimate_interval(r, 1, scale=100, percent=True)
 
 
 def _number_ci(r: pd.Series | None, decimals: int = 2) -> str:
-    if r is None or is_missing(r["estimate"]):
-        return format_number(None if r is None else r["estimate"])
-    return f"{format_number(r['estimate'], decimals)} ({format_interval(r['conf_low'], r['conf_high'], decimals)})"
+    return format_estimate_interval(r, decimals)
 
 
 def _p(value: object) -> str:

@@ -39,7 +39,7 @@ from markupsafe import Markup
 from data_schemas.tables import SEXES
 from reports.disclosure import CheckedOutput, CurveOutput, FigureOutput, FrequencyOutput, ModelOutput, Output, SharedCount
 from reports.figures import gradient_figure, incidence_lines_figure
-from reports.formatting import format_interval, format_number, format_percent, format_ratio, is_missing, scaled
+from reports.formatting import format_estimate_interval, format_number, format_percent, is_missing, scaled
 from reports.inputs import ReportInputs
 from reports.labels import NEED_GAP_SV, SEX_PLURAL_SV, SEX_SINGULAR_SV, TIMING_MEASURE_SV, need_group_label, strategy_label, value_label
 from reports.outputs import declaration, instance_id
@@ -195,25 +195,16 @@ def _pct(value: object, decimals: int = 1) -> str:
 
 def _share_ci(r: pd.Series | None) -> str:
     """``'16,6 % (16,1–17,1)'``; ``..`` when withheld."""
-    if r is None or is_missing(r["estimate"]):
-        return format_percent(None if r is None else r["estimate"])
-    low, high = r["conf_low"], r["conf_high"]
-    interval = format_interval(scaled(low, 100), scaled(high, 100), 1)
-    return f"{_pct(r['estimate'])} ({interval})"
+    return format_estimate_interval(r, 1, scale=100, percent=True)
 
 
 def _points_ci(r: pd.Series | None) -> str:
     """A risk difference in percentage points with its interval: ``'4,3 (2,7 till 6,8)'``."""
-    if r is None or is_missing(r["estimate"]):
-        return format_number(None if r is None else r["estimate"])
-    scale = lambda v: scaled(v, 100)  # noqa: E731
-    return f"{format_number(scale(r['estimate']), 1)} ({format_interval(scale(r['conf_low']), scale(r['conf_high']), 1)})"
+    return format_estimate_interval(r, 1, scale=100)
 
 
 def _ratio_ci(r: pd.Series | None, decimals: int = 2) -> str:
-    if r is None or is_missing(r["estimate"]):
-        return format_ratio(None if r is None else r["estimate"])
-    return f"{format_number(r['estimate'], decimals)} ({format_interval(r['conf_low'], r['conf_high'], decimals)})"
+    return format_estimate_interval(r, decimals)
 
 
 def _day(r: pd.Series | None) -> str:
@@ -221,9 +212,7 @@ def _day(r: pd.Series | None) -> str:
 
 
 def _day_ci(r: pd.Series | None) -> str:
-    if r is None or is_missing(r["estimate"]):
-        return format_number(None if r is None else r["estimate"])
-    return f"{format_number(r['estimate'])} ({format_interval(r['conf_low'], r['conf_high'], 0)})"
+    return format_estimate_interval(r, 0)
 
 
 def _diagnostics(r: pd.Series | None) -> dict:

@@ -101,3 +101,15 @@ def test_intervals_use_an_en_dash_and_dates_are_iso():
     assert format_date(date(2025, 3, 31)) == "2025-03-31"
     assert format_date(datetime(2025, 3, 31)) == "2025-03-31"  # a date stored as a timestamp
     assert format_date(datetime(2025, 4, 2, 9, 30)) == "2025-04-02 09:30"
+
+
+def test_an_estimate_with_its_interval_from_a_results_row():
+    from reports.formatting import format_estimate_interval
+    row = {"estimate": 1.234, "conf_low": 1.1, "conf_high": 1.37}
+    assert format_estimate_interval(row) == f"1,23 (1,10{chr(0x2013)}1,37)"
+    share = {"estimate": 0.166, "conf_low": 0.161, "conf_high": 0.171}
+    assert format_estimate_interval(share, 1, scale=100, percent=True) == f"16,6{NBSP}% (16,1{chr(0x2013)}17,1)"
+    assert format_estimate_interval({"estimate": 0.043, "conf_low": -0.01, "conf_high": 0.07}, 1, scale=100) == f"4,3 ({MINUS}1,0 till 7,0)"
+    assert format_estimate_interval({"null_estimate": 2.0, "null_conf_low": 1.0, "null_conf_high": 3.0}, 1, prefix="null_") == f"2,0 (1,0{chr(0x2013)}3,0)"
+    assert format_estimate_interval({"estimate": WITHHELD, "conf_low": None, "conf_high": None}) == ".."
+    assert format_estimate_interval(None) == "."
