@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 
 from data_schemas.codes import code_list
-from data_schemas.extracts import EXTRACTS, Alias, Column, Extract
+from data_schemas.extracts import EXTRACTS, Column, Extract
 
 
 # Column types in Swedish words: the contracts' types (extracts) and DuckDB's (analysis tables).
@@ -91,23 +91,12 @@ def _extract_rows(ex: Extract) -> list[DictionaryRow]:
     ]
 
 
-def _years_text_sv(alias: Alias) -> str:
-    """The years an alias is used, in Swedish: '2015–2018', 't.o.m. 2018', 'fr.o.m. 2019'."""
-    if alias.from_year and alias.to_year:
-        return f"{alias.from_year}–{alias.to_year}"
-    if alias.to_year:
-        return f"t.o.m. {alias.to_year}"
-    if alias.from_year:
-        return f"fr.o.m. {alias.from_year}"
-    return ""
-
-
 def _names_text(col: Column) -> str:
     """The names the column is delivered under, when more than its own (LISA's year-specific names, key aliases)."""
     if not col.aliases and not col.alias_pattern and col.accepts_own_name:
         return ""
     names = ([f"'{col.name}'"] if col.accepts_own_name else []) + [
-        f"'{a.name}'" + (f" ({_years_text_sv(a)})" if _years_text_sv(a) else "") for a in col.aliases]
+        f"'{a.name}'" + (f" ({a.years_text(swedish=True)})" if a.years_text(swedish=True) else "") for a in col.aliases]
     if col.alias_pattern:
         names.append(f"namn som matchar {col.alias_pattern}")
     text = f" Levereras som {', '.join(names)}."

@@ -68,13 +68,15 @@ class Alias:
     from_year: int | None = None
     to_year: int | None = None
 
-    def years_text(self) -> str:
+    def years_text(self, swedish: bool = False) -> str:
+        """The years the name is used: '2015-2018', 'to 2018', 'from 2019' (Swedish: '2015–2018', 't.o.m. 2018', 'fr.o.m. 2019')."""
+        dash, until, since = ("–", "t.o.m.", "fr.o.m.") if swedish else ("-", "to", "from")
         if self.from_year and self.to_year:
-            return f"{self.from_year}-{self.to_year}"
+            return f"{self.from_year}{dash}{self.to_year}"
         if self.to_year:
-            return f"to {self.to_year}"
+            return f"{until} {self.to_year}"
         if self.from_year:
-            return f"from {self.from_year}"
+            return f"{since} {self.from_year}"
         return ""
 
     def covers(self, year: int | None) -> bool:
